@@ -1,0 +1,19 @@
+//! The one migration set of Timebridge. Every migration runs unchanged on SQLite and PostgreSQL:
+//! only the backend-neutral schema builder is used, never raw SQL.
+//!
+//! Conventions: ids are UUID v7 (`uuid`), times are `timestamp with time zone` stored in UTC,
+//! money is integer cents (`*_cents`, exact on both backends), enums are short strings.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_foundation;
+
+/// The ordered list of migrations `timebridge migrate` and `timebridge serve` apply.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_foundation::Migration)]
+    }
+}

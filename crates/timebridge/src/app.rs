@@ -1,0 +1,230 @@
+//! The application: shared state, the router assembled from every capability's routes, and
+//! serving with graceful shutdown.
+
+use std::{net::SocketAddr, ops::Deref, sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    extract::{DefaultBodyLimit, State},
+    http::StatusCode,
+    middleware,
+    response::{IntoResponse, Response},
+};
+use sea_orm::DatabaseConnection;
+use serde::Serialize;
+use serde_json::json;
+use tokio::{net::TcpListener, task::JoinHandle};
+use utoipa::{OpenApi, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::{
+    access::{self, TokenAuthority, usage::UsageRecorder},
+    config::Config,
+    directory,
+    platform::{
+        auth::{Guard, guard},
+        crypto::{SecretKey, load_secret_key},
+        db,
+        error::ApiError,
+        extract::BodyLimit,
+        openapi::{self, AccessTable, ApiDoc},
+        ratelimit::{RateLimiter, RedisLimiter},
+        request_log::log_requests,
+    },
+    tracking,
+};
+
+/// Everything handlers share. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub config: Config,
+    pub db: DatabaseConnection,
+    pub tokens: TokenAuthority,
+    pub limiter: RateLimiter,
+    pub usage: UsageRecorder,
+    pub secret_key: SecretKey,
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+/// A built application, ready to serve.
+pub struct App {
+    pub router: Router,
+    pub openapi: utoipa::openapi::OpenApi,
+    pub state: AppState,
+    background: Vec<JoinHandle<()>>,
+    usage_writer: JoinHandle<()>,
+}
+
+/// Every API route with its OpenAPI description, before the guard is attached.
+pub fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(tracking::projects::routes::routes())
+        .merge(directory::routes::routes())
+        .merge(access::routes::routes())
+}
+
+impl App {
+    /// Connects to the database, applies migrations, connects to Redis when configured, and
+    /// assembles the router.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let secret_key = load_secret_key(&config)?;
+        let db = db::connect(&config)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open DATABASE_URL: {e}"))?;
+        db::migrate(&db).await?;
+        let redis = match &config.redis_url {
+            Some(url) => Some(
+                RedisLimiter::connect(url, config.rate_limits.window)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot connect to REDIS_URL: {e}"))?,
+            ),
+            None => None,
+        };
+        let (usage, usage_writer) = access::usage::start(
+            db.clone(),
+            config.usage_log_flush,
+            config.usage_log_retention_days,
+        );
+        let state = AppState(Arc::new(Inner {
+            tokens: TokenAuthority::new(db.clone(), config.token_cache_ttl),
+            limiter: RateLimiter::new(config.rate_limits.window, redis),
+            usage,
+            db,
+            secret_key,
+            config,
+        }));
+        let background = vec![spawn_housekeeping(state.clone())];
+        let (router, openapi) = router(state.clone());
+        Ok(Self {
+            router,
+            openapi,
+            state,
+            background,
+            usage_writer,
+        })
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, then drains in-flight requests and writes
+    /// the usage logs still queued.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Self {
+            router,
+            state,
+            background,
+            usage_writer,
+            ..
+        } = self;
+        drop(state);
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await?;
+        for task in background {
+            task.abort();
+        }
+        // The router (and with it every usage recorder) is gone: the writer drains and stops.
+        let _ = tokio::time::timeout(Duration::from_secs(10), usage_writer).await;
+        Ok(())
+    }
+}
+
+fn spawn_housekeeping(state: AppState) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            state.limiter.retain_recent();
+        }
+    })
+}
+
+/// Assembles the whole router and the final OpenAPI document.
+fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
+    let (api, mut doc) = api_routes().split_for_parts();
+    let (system, system_doc) = OpenApiRouter::<AppState>::new()
+        .routes(routes!(health))
+        .split_for_parts();
+    doc.merge(system_doc);
+    let doc = openapi::finalize(doc);
+    let table = Arc::new(AccessTable::from_openapi(&doc));
+    let guard_state = Guard {
+        app: state.clone(),
+        table,
+    };
+    let api = api.route_layer(middleware::from_fn_with_state(guard_state, guard));
+
+    let max_body = state.config.max_body_bytes;
+    let router = Router::new()
+        .merge(api)
+        .merge(system)
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", doc.clone()))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::Extension(BodyLimit(max_body)))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_response,
+        ))
+        .layer(middleware::from_fn(log_requests))
+        .with_state(state);
+    (router, doc)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("Route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::Internal(anyhow::anyhow!("a handler panicked")).into_response()
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// `ok` or `unavailable`.
+    pub status: String,
+    /// `ok`, or what is wrong with the database.
+    pub database: String,
+    pub version: String,
+}
+
+/// Liveness and database check: 200 when the database answers, 503 when it does not.
+#[utoipa::path(
+    get, path = "/health", tag = "system",
+    responses((status = 200, body = Health), (status = 503, body = Health))
+)]
+async fn health(State(state): State<AppState>) -> Response {
+    let check = tokio::time::timeout(Duration::from_secs(3), db::ping(&state.db)).await;
+    let (status, database) = match check {
+        Ok(Ok(())) => (StatusCode::OK, "ok".to_owned()),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "health check: database unavailable");
+            (StatusCode::SERVICE_UNAVAILABLE, "unreachable".to_owned())
+        }
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "timed out".to_owned()),
+    };
+    let body = json!({
+        "status": if status == StatusCode::OK { "ok" } else { "unavailable" },
+        "database": database,
+        "version": env!("CARGO_PKG_VERSION"),
+    });
+    (status, axum::Json(body)).into_response()
+}

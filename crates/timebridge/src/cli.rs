@@ -1,0 +1,270 @@
+//! The command line: `serve`, `migrate`, `user create`, `token create`.
+
+use std::{io::Read, net::SocketAddr};
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+
+use crate::{
+    access::tokens::{self, Expiry, NewToken},
+    app::App,
+    config::Config,
+    directory::{self, NewUser, Plan},
+    platform::{db, telemetry},
+};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "timebridge",
+    version,
+    about = "Self-hosted time tracking with an integration ecosystem"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Apply pending migrations, then serve the API.
+    Serve {
+        /// Address to listen on [env: TIMEBRIDGE_ADDR, default 127.0.0.1:8080].
+        #[arg(long)]
+        addr: Option<SocketAddr>,
+    },
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create a user (and their workspace when it does not exist); prints the user id.
+    Create(UserCreate),
+}
+
+#[derive(Args, Debug)]
+pub struct UserCreate {
+    #[arg(long)]
+    pub email: String,
+    #[arg(long)]
+    pub name: String,
+    /// Make the user an admin of the workspace.
+    #[arg(long)]
+    pub admin: bool,
+    /// The workspace to join (created when missing).
+    #[arg(long, default_value = directory::service::DEFAULT_WORKSPACE)]
+    pub workspace: String,
+    /// The workspace's plan (new workspaces default to free).
+    #[arg(long, value_parser = ["free", "pro", "enterprise"])]
+    pub plan: Option<String>,
+    /// Read a password from standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Create an API token; prints the secret alone on the last line.
+    Create(TokenCreate),
+}
+
+#[derive(Args, Debug)]
+pub struct TokenCreate {
+    /// Email of the token's user.
+    #[arg(long)]
+    pub email: String,
+    /// A name for the token.
+    #[arg(long)]
+    pub name: String,
+    /// Comma-separated scopes, e.g. read:projects,write:time_entries.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub scopes: Vec<String>,
+    /// Last day the token is valid (YYYY-MM-DD, UTC). Default: API_TOKEN_EXPIRY_DAYS from now.
+    #[arg(long)]
+    pub expires: Option<String>,
+    /// The workspace, when the user belongs to several.
+    #[arg(long)]
+    pub workspace: Option<String>,
+}
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut config = Config::from_env()?;
+    let _log_guard = telemetry::init(&config.log_filter, config.log_format)?;
+    match cli.command {
+        Command::Serve { addr } => {
+            if let Some(addr) = addr {
+                config.addr = addr;
+            }
+            serve(config).await
+        }
+        Command::Migrate => {
+            let db = db::connect(&config)
+                .await
+                .context("cannot open DATABASE_URL")?;
+            db::migrate(&db).await?;
+            eprintln!("migrations applied");
+            Ok(())
+        }
+        Command::User(UserCommand::Create(args)) => create_user(config, args).await,
+        Command::Token(TokenCommand::Create(args)) => create_token(config, args).await,
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let addr = config.addr;
+    let app = App::build(config).await?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    tracing::info!(%addr, "timebridge listening");
+    app.serve(listener, shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+async fn open_migrated(config: &Config) -> anyhow::Result<sea_orm::DatabaseConnection> {
+    let db = db::connect(config)
+        .await
+        .context("cannot open DATABASE_URL")?;
+    db::migrate(&db).await?;
+    Ok(db)
+}
+
+async fn create_user(config: Config, args: UserCreate) -> anyhow::Result<()> {
+    let password = if args.password_stdin {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text)?;
+        let password = text.trim_end_matches(['\r', '\n']).to_owned();
+        if password.is_empty() {
+            bail!("--password-stdin: no password on standard input");
+        }
+        Some(password)
+    } else {
+        None
+    };
+    let plan = args
+        .plan
+        .as_deref()
+        .map(str::parse::<Plan>)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let db = open_migrated(&config).await?;
+    let member = directory::service::create_user(
+        &db,
+        NewUser {
+            email: args.email,
+            name: args.name,
+            password,
+            admin: args.admin,
+            workspace: args.workspace,
+            plan,
+        },
+    )
+    .await?;
+    eprintln!(
+        "created {} ({}) in workspace {:?} (plan {:?})",
+        member.user.email,
+        if member.role == directory::Role::Admin {
+            "admin"
+        } else {
+            "member"
+        },
+        member.workspace.name,
+        member.workspace.plan
+    );
+    println!("{}", member.user.id);
+    Ok(())
+}
+
+async fn create_token(config: Config, args: TokenCreate) -> anyhow::Result<()> {
+    let expiry = match args.expires.as_deref() {
+        None => Expiry::Default,
+        Some(text) => Expiry::parse(text).map_err(|m| anyhow::anyhow!("--expires {m}"))?,
+    };
+    let db = open_migrated(&config).await?;
+    let user = directory::service::find_user_by_email(&db, &args.email)
+        .await?
+        .with_context(|| format!("no user with email {}", args.email))?;
+    let memberships = directory::service::memberships_of(&db, &user).await?;
+    let member = match &args.workspace {
+        Some(name) => memberships
+            .iter()
+            .find(|m| &m.workspace.name == name)
+            .with_context(|| format!("{} is not a member of workspace {name:?}", user.email))?,
+        None => match memberships.as_slice() {
+            [only] => only,
+            [] => bail!("{} belongs to no workspace", user.email),
+            many => bail!(
+                "{} belongs to several workspaces; choose one with --workspace ({})",
+                user.email,
+                many.iter()
+                    .map(|m| m.workspace.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        },
+    };
+    let issued = tokens::issue(
+        &db,
+        member,
+        NewToken {
+            name: args.name,
+            scopes: args.scopes,
+            expiry,
+            allowed_ips: Vec::new(),
+        },
+        None,
+        config.token_expiry_days,
+    )
+    .await
+    .map_err(|e| match e {
+        tokens::TokenError::UnknownScopes(unknown) => anyhow::anyhow!(
+            "unknown scopes: {}\nvalid scopes: {}",
+            unknown.join(", "),
+            crate::access::Scope::catalog()
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        tokens::TokenError::Invalid(errors) => anyhow::anyhow!(
+            "invalid token: {}",
+            serde_json::to_string(&errors).unwrap_or_default()
+        ),
+        other => anyhow::anyhow!("{other}"),
+    })?;
+    eprintln!(
+        "created token {:?} ({}) for {} with scopes {}",
+        issued.token.name, issued.token.token_prefix, user.email, issued.token.scopes
+    );
+    eprintln!("store it now: it will not be shown again");
+    println!("{}", issued.secret);
+    Ok(())
+}

@@ -1,0 +1,546 @@
+//! Every setting Timebridge reads, its environment variable, its default, and its validation.
+//!
+//! [`SETTINGS`] is the single table of variables: the README's configuration table is checked
+//! against it by a test, and [`Config::from_env`] reads exactly these names. Invalid values fail
+//! start-up with a message that names the variable.
+
+use std::{collections::HashMap, fmt::Display, net::SocketAddr, str::FromStr, time::Duration};
+
+use crate::directory::Plan;
+
+/// One documented environment variable.
+pub struct Setting {
+    pub name: &'static str,
+    pub default: &'static str,
+    pub description: &'static str,
+}
+
+const fn s(name: &'static str, default: &'static str, description: &'static str) -> Setting {
+    Setting {
+        name,
+        default,
+        description,
+    }
+}
+
+/// Every environment variable Timebridge reads, with its default ("" = unset).
+pub const SETTINGS: &[Setting] = &[
+    s(
+        "DATABASE_URL",
+        "sqlite://timebridge.db?mode=rwc",
+        "SQLite file (created on first start) or `postgres://user@host/db`.",
+    ),
+    s(
+        "REDIS_URL",
+        "",
+        "When set (`redis://127.0.0.1:6379`), rate limits are one budget shared by every instance.",
+    ),
+    s(
+        "TIMEBRIDGE_SECRET_KEY",
+        "",
+        "32 random bytes, base64 (`openssl rand -base64 32`): the key that encrypts stored secrets. Unset with SQLite: a key file `<database>.key` is generated beside the database. Required with PostgreSQL.",
+    ),
+    s(
+        "TIMEBRIDGE_ADDR",
+        "127.0.0.1:8080",
+        "Address `timebridge serve` listens on (`--addr` overrides).",
+    ),
+    s(
+        "TIMEBRIDGE_TOKEN_CACHE_SECONDS",
+        "10",
+        "How long a verified API token is cached in memory. Revocation is immediate on the instance that revokes; other instances notice within this time. 0 disables the cache.",
+    ),
+    s(
+        "TIMEBRIDGE_TRUST_FORWARDED_FOR",
+        "false",
+        "Take the client address (for token IP allow-lists and usage logs) from the last `X-Forwarded-For` entry. Enable only behind a reverse proxy that sets it.",
+    ),
+    s(
+        "MAX_REQUEST_BODY_KB",
+        "1024",
+        "Largest accepted request body; larger bodies get 413.",
+    ),
+    s("DATABASE_MAX_CONNECTIONS", "16", "Connection pool size."),
+    s(
+        "RUST_LOG",
+        "info",
+        "Log filter (`tracing` env-filter syntax).",
+    ),
+    s(
+        "LOG_FORMAT",
+        "json",
+        "`json` (one JSON object per line) or `pretty`.",
+    ),
+    s(
+        "API_TOKEN_EXPIRY_DAYS",
+        "365",
+        "Lifetime of a new API token when the request names no `expires_at`; 0 = no expiry.",
+    ),
+    s(
+        "API_TOKEN_HASH_ALGORITHM",
+        "sha256",
+        "How API tokens are hashed at rest. Only `sha256` is supported.",
+    ),
+    s(
+        "API_USAGE_LOG_RETENTION_DAYS",
+        "30",
+        "Days API usage logs are kept.",
+    ),
+    s(
+        "API_USAGE_LOG_FLUSH_MS",
+        "1000",
+        "How often the batched usage-log writer flushes to the database.",
+    ),
+    s(
+        "RATE_LIMIT_TIER_FREE_REQ_PER_MIN",
+        "60",
+        "Requests per window for a token of a `free` workspace.",
+    ),
+    s(
+        "RATE_LIMIT_TIER_PRO_REQ_PER_MIN",
+        "1000",
+        "Requests per window for a token of a `pro` workspace.",
+    ),
+    s(
+        "RATE_LIMIT_TIER_ENTERPRISE_REQ_PER_MIN",
+        "5000",
+        "Requests per window for a token of an `enterprise` workspace.",
+    ),
+    s(
+        "RATE_LIMIT_WINDOW_SECONDS",
+        "60",
+        "The rate-limit window the tier budgets apply to.",
+    ),
+    s(
+        "WEBHOOK_MAX_RETRIES",
+        "5",
+        "Delivery attempts after the first before a webhook delivery fails.",
+    ),
+    s(
+        "WEBHOOK_RETRY_BACKOFF_SECONDS",
+        "60",
+        "Base of the webhook retry backoff.",
+    ),
+    s(
+        "WEBHOOK_TIMEOUT_SECONDS",
+        "30",
+        "Timeout of one webhook delivery attempt.",
+    ),
+    s(
+        "WEBHOOK_MAX_PAYLOAD_SIZE_KB",
+        "1024",
+        "Largest webhook payload.",
+    ),
+    s(
+        "WEBHOOK_DELIVERY_TTL_HOURS",
+        "24",
+        "A webhook delivery is abandoned after this long.",
+    ),
+    s(
+        "OAUTH_TOKEN_EXPIRY_MINUTES",
+        "60",
+        "Lifetime assumed for an OAuth access token that states none.",
+    ),
+    s(
+        "OAUTH_REFRESH_TOKEN_EXPIRY_DAYS",
+        "30",
+        "Lifetime of an OAuth refresh token.",
+    ),
+    s(
+        "OAUTH_AUTHORIZATION_CODE_EXPIRY_MINUTES",
+        "10",
+        "How long an OAuth `state` stays valid.",
+    ),
+    s(
+        "OAUTH_REDIRECT_URI_BASE",
+        "http://localhost:3000",
+        "Public base URL OAuth callbacks are built from.",
+    ),
+    s("PLUGIN_MAX_SIZE_MB", "50", "Largest add-on package."),
+    s(
+        "PLUGIN_MAX_INSTALLABLE_PER_WORKSPACE",
+        "100",
+        "Add-ons one workspace may install.",
+    ),
+    s(
+        "PLUGIN_EXECUTION_TIMEOUT_SECONDS",
+        "30",
+        "Timeout of a call to an add-on.",
+    ),
+    s(
+        "CONSENT_POLICY_VERSION",
+        "1",
+        "Policy version recorded with each consent grant.",
+    ),
+    s(
+        "CONSENT_AUDIT_LOG_RETENTION_DAYS",
+        "2555",
+        "Days the consent audit log is kept (7 years).",
+    ),
+];
+
+/// A configuration value that could not be used; the message names the variable.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {name} {problem} (got {value:?})")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub value: String,
+    pub problem: String,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "json" => Ok(Self::Json),
+            "pretty" => Ok(Self::Pretty),
+            _ => Err("must be `json` or `pretty`".into()),
+        }
+    }
+}
+
+/// Requests per window for each plan.
+#[derive(Clone, Debug)]
+pub struct RateLimitConfig {
+    pub free: u32,
+    pub pro: u32,
+    pub enterprise: u32,
+    pub window: Duration,
+}
+
+impl RateLimitConfig {
+    /// The budget of a token whose workspace is on `plan`.
+    pub fn limit_for(&self, plan: Plan) -> u32 {
+        match plan {
+            Plan::Free => self.free,
+            Plan::Pro => self.pro,
+            Plan::Enterprise => self.enterprise,
+        }
+    }
+}
+
+/// Outbound webhook settings (used by the delivery worker).
+#[derive(Clone, Debug)]
+pub struct WebhookConfig {
+    pub max_retries: u32,
+    pub retry_backoff: Duration,
+    pub timeout: Duration,
+    pub max_payload_bytes: usize,
+    pub delivery_ttl: Duration,
+}
+
+/// OAuth connection settings.
+#[derive(Clone, Debug)]
+pub struct OAuthConfig {
+    pub token_expiry: Duration,
+    pub refresh_token_expiry: Duration,
+    pub authorization_code_expiry: Duration,
+    pub redirect_uri_base: String,
+}
+
+/// Add-on settings.
+#[derive(Clone, Debug)]
+pub struct PluginConfig {
+    pub max_size_mb: u32,
+    pub max_installable_per_workspace: u32,
+    pub execution_timeout: Duration,
+}
+
+/// Consent and governance settings.
+#[derive(Clone, Debug)]
+pub struct ConsentConfig {
+    pub policy_version: String,
+    pub audit_log_retention_days: u32,
+}
+
+/// The whole, validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub database_url: String,
+    pub database_max_connections: u32,
+    pub redis_url: Option<String>,
+    /// Base64 text of the secret key as configured; see `platform::crypto` for its use.
+    pub secret_key: Option<String>,
+    pub addr: SocketAddr,
+    pub token_cache_ttl: Duration,
+    pub trust_forwarded_for: bool,
+    pub max_body_bytes: usize,
+    pub log_filter: String,
+    pub log_format: LogFormat,
+    pub token_expiry_days: u32,
+    pub usage_log_retention_days: u32,
+    pub usage_log_flush: Duration,
+    pub rate_limits: RateLimitConfig,
+    pub webhooks: WebhookConfig,
+    pub oauth: OAuthConfig,
+    pub plugins: PluginConfig,
+    pub consent: ConsentConfig,
+}
+
+/// Reads variables from a source (the process environment, or a map in tests).
+struct Reader<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Reader<'_> {
+    fn raw(&self, name: &'static str) -> String {
+        (self.lookup)(name)
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| default_of(name).to_owned())
+    }
+
+    fn optional(&self, name: &'static str) -> Option<String> {
+        Some(self.raw(name)).filter(|v| !v.is_empty())
+    }
+
+    fn parse<T: FromStr>(&self, name: &'static str, problem: &str) -> Result<T, ConfigError>
+    where
+        T::Err: Display,
+    {
+        let value = self.raw(name);
+        value.trim().parse().map_err(|_| ConfigError {
+            name,
+            value: value.clone(),
+            problem: problem.to_owned(),
+        })
+    }
+
+    fn positive(&self, name: &'static str) -> Result<u32, ConfigError> {
+        let n: u32 = self.parse(name, "must be a positive integer")?;
+        if n == 0 {
+            return Err(ConfigError {
+                name,
+                value: n.to_string(),
+                problem: "must be a positive integer".into(),
+            });
+        }
+        Ok(n)
+    }
+
+    fn count(&self, name: &'static str) -> Result<u32, ConfigError> {
+        self.parse(name, "must be a non-negative integer")
+    }
+
+    fn seconds(&self, name: &'static str) -> Result<Duration, ConfigError> {
+        Ok(Duration::from_secs(u64::from(self.positive(name)?)))
+    }
+
+    fn boolean(&self, name: &'static str) -> Result<bool, ConfigError> {
+        match self.raw(name).trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Ok(true),
+            "0" | "false" | "no" | "off" => Ok(false),
+            other => Err(ConfigError {
+                name,
+                value: other.to_owned(),
+                problem: "must be true or false".into(),
+            }),
+        }
+    }
+
+    fn with<T>(
+        &self,
+        name: &'static str,
+        check: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        let value = self.raw(name);
+        check(&value).map_err(|problem| ConfigError {
+            name,
+            value,
+            problem,
+        })
+    }
+}
+
+fn default_of(name: &str) -> &'static str {
+    SETTINGS
+        .iter()
+        .find(|s| s.name == name)
+        .map(|s| s.default)
+        .unwrap_or("")
+}
+
+impl Config {
+    /// Reads and validates the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(&|name| std::env::var(name).ok())
+    }
+
+    /// Reads and validates the configuration from a map (tests).
+    pub fn from_map(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        Self::from_lookup(&|name| vars.get(name).cloned())
+    }
+
+    fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let r = Reader { lookup };
+        let database_url = r.with("DATABASE_URL", |v| {
+            if v.starts_with("sqlite:")
+                || v.starts_with("postgres://")
+                || v.starts_with("postgresql://")
+            {
+                Ok(v.to_owned())
+            } else {
+                Err("must start with sqlite: or postgres://".into())
+            }
+        })?;
+        let redis_url = r.optional("REDIS_URL");
+        if let Some(url) = &redis_url {
+            r.with("REDIS_URL", |_| {
+                if url.starts_with("redis://") || url.starts_with("rediss://") {
+                    Ok(())
+                } else {
+                    Err("must start with redis://".into())
+                }
+            })?;
+        }
+        let secret_key = r.optional("TIMEBRIDGE_SECRET_KEY");
+        if let Some(key) = &secret_key {
+            r.with("TIMEBRIDGE_SECRET_KEY", |_| {
+                crate::platform::crypto::decode_key(key).map(|_| ())
+            })?;
+        }
+        r.with("API_TOKEN_HASH_ALGORITHM", |v| match v {
+            "sha256" => Ok(()),
+            _ => Err("must be sha256 (the only supported algorithm)".into()),
+        })?;
+        let max_body_kb = r.positive("MAX_REQUEST_BODY_KB")?;
+        Ok(Self {
+            database_url,
+            database_max_connections: r.positive("DATABASE_MAX_CONNECTIONS")?,
+            redis_url,
+            secret_key,
+            addr: r.parse("TIMEBRIDGE_ADDR", "must be an address like 127.0.0.1:8080")?,
+            token_cache_ttl: Duration::from_secs(u64::from(
+                r.count("TIMEBRIDGE_TOKEN_CACHE_SECONDS")?,
+            )),
+            trust_forwarded_for: r.boolean("TIMEBRIDGE_TRUST_FORWARDED_FOR")?,
+            max_body_bytes: max_body_kb as usize * 1024,
+            log_filter: r.raw("RUST_LOG"),
+            log_format: r.parse("LOG_FORMAT", "must be `json` or `pretty`")?,
+            token_expiry_days: r.count("API_TOKEN_EXPIRY_DAYS")?,
+            usage_log_retention_days: r.positive("API_USAGE_LOG_RETENTION_DAYS")?,
+            usage_log_flush: Duration::from_millis(u64::from(
+                r.positive("API_USAGE_LOG_FLUSH_MS")?,
+            )),
+            rate_limits: RateLimitConfig {
+                free: r.positive("RATE_LIMIT_TIER_FREE_REQ_PER_MIN")?,
+                pro: r.positive("RATE_LIMIT_TIER_PRO_REQ_PER_MIN")?,
+                enterprise: r.positive("RATE_LIMIT_TIER_ENTERPRISE_REQ_PER_MIN")?,
+                window: r.seconds("RATE_LIMIT_WINDOW_SECONDS")?,
+            },
+            webhooks: WebhookConfig {
+                max_retries: r.count("WEBHOOK_MAX_RETRIES")?,
+                retry_backoff: r.seconds("WEBHOOK_RETRY_BACKOFF_SECONDS")?,
+                timeout: r.seconds("WEBHOOK_TIMEOUT_SECONDS")?,
+                max_payload_bytes: r.positive("WEBHOOK_MAX_PAYLOAD_SIZE_KB")? as usize * 1024,
+                delivery_ttl: Duration::from_secs(
+                    3600 * u64::from(r.positive("WEBHOOK_DELIVERY_TTL_HOURS")?),
+                ),
+            },
+            oauth: OAuthConfig {
+                token_expiry: Duration::from_secs(
+                    60 * u64::from(r.positive("OAUTH_TOKEN_EXPIRY_MINUTES")?),
+                ),
+                refresh_token_expiry: Duration::from_secs(
+                    86_400 * u64::from(r.positive("OAUTH_REFRESH_TOKEN_EXPIRY_DAYS")?),
+                ),
+                authorization_code_expiry: Duration::from_secs(
+                    60 * u64::from(r.positive("OAUTH_AUTHORIZATION_CODE_EXPIRY_MINUTES")?),
+                ),
+                redirect_uri_base: r.with("OAUTH_REDIRECT_URI_BASE", |v| {
+                    if v.starts_with("http://") || v.starts_with("https://") {
+                        Ok(v.trim_end_matches('/').to_owned())
+                    } else {
+                        Err("must be an http(s) URL".into())
+                    }
+                })?,
+            },
+            plugins: PluginConfig {
+                max_size_mb: r.positive("PLUGIN_MAX_SIZE_MB")?,
+                max_installable_per_workspace: r
+                    .positive("PLUGIN_MAX_INSTALLABLE_PER_WORKSPACE")?,
+                execution_timeout: r.seconds("PLUGIN_EXECUTION_TIMEOUT_SECONDS")?,
+            },
+            consent: ConsentConfig {
+                policy_version: r.with("CONSENT_POLICY_VERSION", |v| {
+                    if v.len() <= 32 {
+                        Ok(v.to_owned())
+                    } else {
+                        Err("must be at most 32 characters".into())
+                    }
+                })?,
+                audit_log_retention_days: r.positive("CONSENT_AUDIT_LOG_RETENTION_DAYS")?,
+            },
+        })
+    }
+
+    /// Whether the database is SQLite (the zero-config default).
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.starts_with("sqlite:")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_map(&vars)
+    }
+
+    #[test]
+    fn defaults_are_the_seed_defaults() {
+        let c = config(&[]).expect("defaults are valid");
+        assert_eq!(c.database_url, "sqlite://timebridge.db?mode=rwc");
+        assert_eq!(c.rate_limits.free, 60);
+        assert_eq!(c.rate_limits.pro, 1000);
+        assert_eq!(c.rate_limits.enterprise, 5000);
+        assert_eq!(c.rate_limits.window, Duration::from_secs(60));
+        assert_eq!(c.webhooks.max_retries, 5);
+        assert_eq!(c.webhooks.max_payload_bytes, 1024 * 1024);
+        assert_eq!(c.token_expiry_days, 365);
+        assert_eq!(c.consent.audit_log_retention_days, 2555);
+        assert_eq!(c.oauth.redirect_uri_base, "http://localhost:3000");
+        assert_eq!(c.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn an_invalid_value_names_its_variable() {
+        let err = config(&[("RATE_LIMIT_TIER_FREE_REQ_PER_MIN", "lots")]).unwrap_err();
+        assert_eq!(err.name, "RATE_LIMIT_TIER_FREE_REQ_PER_MIN");
+        assert!(err.to_string().contains("RATE_LIMIT_TIER_FREE_REQ_PER_MIN"));
+
+        let err = config(&[("LOG_FORMAT", "xml")]).unwrap_err();
+        assert_eq!(err.name, "LOG_FORMAT");
+        let err = config(&[("DATABASE_URL", "mysql://x")]).unwrap_err();
+        assert_eq!(err.name, "DATABASE_URL");
+        let err = config(&[("TIMEBRIDGE_SECRET_KEY", "c2hvcnQ=")]).unwrap_err();
+        assert_eq!(err.name, "TIMEBRIDGE_SECRET_KEY");
+        let err = config(&[("API_TOKEN_HASH_ALGORITHM", "md5")]).unwrap_err();
+        assert_eq!(err.name, "API_TOKEN_HASH_ALGORITHM");
+        let err = config(&[("RATE_LIMIT_WINDOW_SECONDS", "0")]).unwrap_err();
+        assert_eq!(err.name, "RATE_LIMIT_WINDOW_SECONDS");
+    }
+
+    #[test]
+    fn every_setting_is_in_the_readme() {
+        let readme = include_str!("../../../README.md");
+        for setting in SETTINGS {
+            assert!(
+                readme.contains(&format!("`{}`", setting.name)),
+                "README.md does not document {}",
+                setting.name
+            );
+        }
+    }
+}

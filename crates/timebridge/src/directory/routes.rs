@@ -1,0 +1,131 @@
+//! `/api/v1/users/me` and `/api/v1/users`.
+
+use axum::extract::State;
+use serde::Serialize;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use super::{
+    Plan, Role,
+    entity::{user, workspace},
+    service,
+};
+use crate::{
+    app::AppState,
+    platform::{
+        auth::Caller,
+        error::{ApiError, ErrorBody},
+        extract::{Json, Query},
+        pagination::{PageParams, PageRequest, Pagination},
+    },
+};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(current_user))
+        .routes(routes!(list_users))
+}
+
+/// A user as a member of the caller's workspace.
+#[derive(Serialize, ToSchema)]
+pub struct UserView {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    /// The user's role in this workspace.
+    pub role: Role,
+    pub is_admin: bool,
+    pub is_active: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl UserView {
+    fn new(user: user::Model, role: Role) -> Self {
+        Self {
+            id: user.id,
+            email: user.email,
+            name: user.name,
+            role,
+            is_admin: role == Role::Admin,
+            is_active: user.is_active,
+            created_at: user.created_at,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WorkspaceView {
+    pub id: Uuid,
+    pub name: String,
+    pub plan: Plan,
+}
+
+impl From<workspace::Model> for WorkspaceView {
+    fn from(w: workspace::Model) -> Self {
+        Self {
+            id: w.id,
+            name: w.name,
+            plan: w.plan,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CurrentUser {
+    pub user: UserView,
+    pub workspace: WorkspaceView,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserList {
+    pub users: Vec<UserView>,
+    pub pagination: Pagination,
+}
+
+/// The token's user, with their role and workspace.
+#[utoipa::path(
+    get, path = "/api/v1/users/me", tag = "users",
+    security(("api_token" = ["read:users"])),
+    responses((status = 200, body = CurrentUser))
+)]
+async fn current_user(
+    State(app): State<AppState>,
+    caller: Caller,
+) -> Result<Json<CurrentUser>, ApiError> {
+    let member = service::member(&app.db, caller.workspace_id, caller.user_id)
+        .await?
+        .ok_or(ApiError::NotFound("User"))?;
+    Ok(Json(CurrentUser {
+        user: UserView::new(member.user, member.role),
+        workspace: member.workspace.into(),
+    }))
+}
+
+/// Every member of the workspace (admins only: requires `admin:all`).
+#[utoipa::path(
+    get, path = "/api/v1/users", tag = "users",
+    params(PageParams),
+    security(("api_token" = ["admin:all"])),
+    responses(
+        (status = 200, body = UserList),
+        (status = 400, description = "Invalid query", body = ErrorBody),
+    )
+)]
+async fn list_users(
+    State(app): State<AppState>,
+    caller: Caller,
+    Query(page): Query<PageParams>,
+) -> Result<Json<UserList>, ApiError> {
+    let page = PageRequest::from_params(&page)?;
+    let (rows, total) = service::list_members(&app.db, caller.workspace_id, page).await?;
+    Ok(Json(UserList {
+        users: rows
+            .into_iter()
+            .map(|(u, role)| UserView::new(u, role))
+            .collect(),
+        pagination: Pagination::new(page, total),
+    }))
+}

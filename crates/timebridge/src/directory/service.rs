@@ -1,0 +1,297 @@
+//! Rules of the directory: creating users (and their workspace), finding members.
+
+use argon2::{
+    Argon2, PasswordHasher,
+    password_hash::{SaltString, rand_core::OsRng},
+};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+use uuid::Uuid;
+
+use super::entity::{Plan, Role, membership, user, workspace};
+use crate::platform::{db::is_unique_violation, pagination::PageRequest, time};
+
+/// The workspace a user lands in when none is named.
+pub const DEFAULT_WORKSPACE: &str = "Default";
+
+/// What `timebridge user create` asks for.
+pub struct NewUser {
+    pub email: String,
+    pub name: String,
+    pub password: Option<String>,
+    pub admin: bool,
+    pub workspace: String,
+    /// Sets the workspace's plan (new workspaces default to `free`).
+    pub plan: Option<Plan>,
+}
+
+/// A user as a member of one workspace.
+#[derive(Clone, Debug)]
+pub struct Member {
+    pub user: user::Model,
+    pub workspace: workspace::Model,
+    pub role: Role,
+}
+
+/// Why a user could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum DirectoryError {
+    #[error("a user with email {0} already exists")]
+    DuplicateEmail(String),
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    #[error("could not hash the password: {0}")]
+    Password(String),
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// Normalises an email (trimmed, lower-case) and checks its shape.
+pub fn normalize_email(email: &str) -> Result<String, DirectoryError> {
+    let email = email.trim().to_lowercase();
+    let invalid = |message: &str| DirectoryError::Invalid {
+        field: "email",
+        message: message.to_owned(),
+    };
+    if email.len() > 320 || email.chars().any(char::is_whitespace) {
+        return Err(invalid("is not a valid email address"));
+    }
+    match email.split_once('@') {
+        Some((local, domain))
+            if !local.is_empty()
+                && domain.contains('.')
+                && !domain.contains('@')
+                && !domain.starts_with('.') =>
+        {
+            Ok(email)
+        }
+        _ => Err(invalid("is not a valid email address")),
+    }
+}
+
+fn check_name(field: &'static str, name: &str, max: usize) -> Result<String, DirectoryError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > max {
+        return Err(DirectoryError::Invalid {
+            field,
+            message: format!("must be 1 to {max} characters"),
+        });
+    }
+    Ok(name.to_owned())
+}
+
+/// Hashes a password with Argon2id and a random salt.
+pub fn hash_password(password: &str) -> Result<String, DirectoryError> {
+    if password.chars().count() < 8 {
+        return Err(DirectoryError::Invalid {
+            field: "password",
+            message: "must be at least 8 characters".into(),
+        });
+    }
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| DirectoryError::Password(e.to_string()))
+}
+
+/// Creates a user and adds them to a workspace, creating the workspace when it does not exist.
+/// Everything happens in one transaction: on any error nothing is written.
+pub async fn create_user(db: &DatabaseConnection, new: NewUser) -> Result<Member, DirectoryError> {
+    let email = normalize_email(&new.email)?;
+    let name = check_name("name", &new.name, 200)?;
+    let workspace_name = check_name("workspace", &new.workspace, 200)?;
+    let password_hash = new.password.as_deref().map(hash_password).transpose()?;
+    let now = time::now();
+
+    let txn = db.begin().await?;
+    if user::Entity::find()
+        .filter(user::Column::Email.eq(&email))
+        .one(&txn)
+        .await?
+        .is_some()
+    {
+        return Err(DirectoryError::DuplicateEmail(email));
+    }
+    let workspace = match workspace::Entity::find()
+        .filter(workspace::Column::Name.eq(&workspace_name))
+        .one(&txn)
+        .await?
+    {
+        Some(existing) => match new.plan {
+            Some(plan) if plan != existing.plan => {
+                let mut active: workspace::ActiveModel = existing.into();
+                active.plan = Set(plan);
+                active.updated_at = Set(now);
+                active.update(&txn).await?
+            }
+            _ => existing,
+        },
+        None => {
+            workspace::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                name: Set(workspace_name),
+                plan: Set(new.plan.unwrap_or(Plan::Free)),
+                created_at: Set(now),
+                updated_at: Set(now),
+            }
+            .insert(&txn)
+            .await?
+        }
+    };
+    let user = user::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        email: Set(email.clone()),
+        name: Set(name),
+        password_hash: Set(password_hash),
+        is_active: Set(true),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            DirectoryError::DuplicateEmail(email.clone())
+        } else {
+            e.into()
+        }
+    })?;
+    let role = if new.admin { Role::Admin } else { Role::Member };
+    membership::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        workspace_id: Set(workspace.id),
+        user_id: Set(user.id),
+        role: Set(role),
+        created_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(Member {
+        user,
+        workspace,
+        role,
+    })
+}
+
+/// The user with this email, if any.
+pub async fn find_user_by_email(
+    db: &DatabaseConnection,
+    email: &str,
+) -> Result<Option<user::Model>, DbErr> {
+    user::Entity::find()
+        .filter(user::Column::Email.eq(email.trim().to_lowercase()))
+        .one(db)
+        .await
+}
+
+/// Every workspace the user belongs to, oldest membership first.
+pub async fn memberships_of(
+    db: &DatabaseConnection,
+    user: &user::Model,
+) -> Result<Vec<Member>, DbErr> {
+    let rows = membership::Entity::find()
+        .filter(membership::Column::UserId.eq(user.id))
+        .order_by_asc(membership::Column::CreatedAt)
+        .find_also_related(workspace::Entity)
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(m, w)| {
+            w.map(|workspace| Member {
+                user: user.clone(),
+                workspace,
+                role: m.role,
+            })
+        })
+        .collect())
+}
+
+/// The user as a member of the workspace, if they are one.
+pub async fn member(
+    db: &DatabaseConnection,
+    workspace_id: Uuid,
+    user_id: Uuid,
+) -> Result<Option<Member>, DbErr> {
+    let Some(user) = user::Entity::find_by_id(user_id).one(db).await? else {
+        return Ok(None);
+    };
+    let found = membership::Entity::find()
+        .filter(membership::Column::UserId.eq(user_id))
+        .filter(membership::Column::WorkspaceId.eq(workspace_id))
+        .find_also_related(workspace::Entity)
+        .one(db)
+        .await?;
+    Ok(found.and_then(|(m, w)| {
+        w.map(|workspace| Member {
+            user,
+            workspace,
+            role: m.role,
+        })
+    }))
+}
+
+/// One page of a workspace's members (by name), and how many there are in all.
+pub async fn list_members(
+    db: &DatabaseConnection,
+    workspace_id: Uuid,
+    page: PageRequest,
+) -> Result<(Vec<(user::Model, Role)>, u64), DbErr> {
+    let query = membership::Entity::find()
+        .filter(membership::Column::WorkspaceId.eq(workspace_id))
+        .find_also_related(user::Entity);
+    let total = membership::Entity::find()
+        .filter(membership::Column::WorkspaceId.eq(workspace_id))
+        .count(db)
+        .await?;
+    let rows = query
+        .order_by_asc(user::Column::Name)
+        .order_by_asc(user::Column::Id)
+        .offset(page.offset())
+        .limit(page.per_page)
+        .all(db)
+        .await?;
+    Ok((
+        rows.into_iter()
+            .filter_map(|(m, u)| u.map(|u| (u, m.role)))
+            .collect(),
+        total,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalised_and_checked() {
+        assert_eq!(
+            normalize_email("  Ada@Example.COM ").unwrap(),
+            "ada@example.com"
+        );
+        for bad in [
+            "ada",
+            "ada@",
+            "@example.com",
+            "a b@example.com",
+            "ada@localhost",
+            "a@@b.c",
+        ] {
+            assert!(normalize_email(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn passwords_are_argon2id_hashed() {
+        let hash = hash_password("correct horse battery").unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(hash_password("short").is_err());
+    }
+}

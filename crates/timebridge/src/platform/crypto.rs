@@ -1,0 +1,122 @@
+//! The server's secret key: where it comes from and how it is checked.
+//!
+//! `TIMEBRIDGE_SECRET_KEY` holds 32 random bytes in base64. With SQLite and no key configured,
+//! a key file is generated beside the database on first start (mode 0600) and reused after;
+//! PostgreSQL deployments run several instances, which must share one key, so they must set it.
+
+use std::path::{Path, PathBuf};
+
+use base64::{Engine, engine::general_purpose::STANDARD};
+use rand::RngCore;
+
+use crate::config::Config;
+
+/// Length of the secret key in bytes.
+pub const KEY_LEN: usize = 32;
+
+/// The key that encrypts stored secrets. Its bytes never appear in `Debug` output or logs.
+#[derive(Clone)]
+pub struct SecretKey([u8; KEY_LEN]);
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey(…)")
+    }
+}
+
+impl SecretKey {
+    /// The raw key bytes, for the cipher.
+    pub fn bytes(&self) -> &[u8; KEY_LEN] {
+        &self.0
+    }
+}
+
+/// Decodes a base64 key, insisting on exactly 32 bytes.
+pub fn decode_key(text: &str) -> Result<SecretKey, String> {
+    let bytes = STANDARD
+        .decode(text.trim())
+        .map_err(|_| "must be base64 (generate one with `openssl rand -base64 32`)".to_owned())?;
+    let key: [u8; KEY_LEN] = bytes.try_into().map_err(|_| {
+        format!("must decode to exactly {KEY_LEN} bytes (`openssl rand -base64 32`)")
+    })?;
+    Ok(SecretKey(key))
+}
+
+/// Where a generated key lives for an SQLite database URL, if the database is a file.
+fn key_file_for(database_url: &str) -> Option<PathBuf> {
+    let rest = database_url.strip_prefix("sqlite:")?;
+    let path = rest.trim_start_matches("//").split('?').next()?;
+    if path.is_empty() || path == ":memory:" {
+        return None;
+    }
+    Some(Path::new(path).with_extension("key"))
+}
+
+/// Loads the configured key, or with SQLite reads or creates the key file beside the database.
+pub fn load_secret_key(config: &Config) -> anyhow::Result<SecretKey> {
+    if let Some(text) = &config.secret_key {
+        return decode_key(text).map_err(|e| anyhow::anyhow!("TIMEBRIDGE_SECRET_KEY {e}"));
+    }
+    if !config.is_sqlite() {
+        anyhow::bail!(
+            "TIMEBRIDGE_SECRET_KEY must be set when DATABASE_URL is PostgreSQL \
+             (every instance needs the same key; generate one with `openssl rand -base64 32`)"
+        );
+    }
+    let Some(path) = key_file_for(&config.database_url) else {
+        tracing::warn!("in-memory database: using a throw-away secret key");
+        return Ok(random_key());
+    };
+    if path.exists() {
+        let text = std::fs::read_to_string(&path)?;
+        return decode_key(&text).map_err(|e| anyhow::anyhow!("key file {}: {e}", path.display()));
+    }
+    let key = random_key();
+    write_private(&path, &STANDARD.encode(key.0))?;
+    tracing::info!(path = %path.display(), "generated a new secret key file");
+    Ok(key)
+}
+
+fn random_key() -> SecretKey {
+    let mut bytes = [0u8; KEY_LEN];
+    rand::rng().fill_bytes(&mut bytes);
+    SecretKey(bytes)
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.write_all(b"\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_must_be_32_bytes_of_base64() {
+        assert!(decode_key("not base64!").is_err());
+        assert!(decode_key(&STANDARD.encode([1u8; 16])).is_err());
+        let key = decode_key(&STANDARD.encode([7u8; 32])).expect("valid key");
+        assert_eq!(key.bytes(), &[7u8; 32]);
+        assert_eq!(format!("{key:?}"), "SecretKey(…)");
+    }
+
+    #[test]
+    fn the_key_file_sits_beside_the_sqlite_database() {
+        assert_eq!(
+            key_file_for("sqlite://data/timebridge.db?mode=rwc"),
+            Some(PathBuf::from("data/timebridge.key"))
+        );
+        assert_eq!(key_file_for("sqlite::memory:"), None);
+        assert_eq!(key_file_for("postgres://x/y"), None);
+    }
+}

@@ -1,0 +1,52 @@
+//! Connecting to the database — SQLite or PostgreSQL, chosen by the URL's scheme — and
+//! applying the migrations. Everything above this module is backend-neutral.
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr,
+    sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
+};
+
+use crate::config::Config;
+
+/// Opens the pool. SQLite runs in WAL mode with a busy timeout, so readers never block the
+/// writer and concurrent writers wait instead of failing.
+pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(config.database_url.clone());
+    options
+        .max_connections(config.database_max_connections)
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(10))
+        // A ping before each checkout would double the round trips of every request.
+        .test_before_acquire(false)
+        // Statements are not logged: they would swamp the logs and could carry secrets.
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|opts| {
+            opts.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+        });
+    Database::connect(options).await
+}
+
+/// Applies every pending migration.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    Migrator::up(db, None).await
+}
+
+/// A cheap round trip proving the database answers, for `/health`.
+pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
+    db.execute_unprepared("SELECT 1").await.map(|_| ())
+}
+
+/// Whether an error is a unique-constraint violation (a duplicate), on either backend.
+pub fn is_unique_violation(err: &DbErr) -> bool {
+    matches!(
+        err.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}

@@ -1,0 +1,189 @@
+//! Request extractors whose rejections are [`ApiError`]s, so malformed input always gets the
+//! API's JSON error body (naming the bad field where there is one) rather than axum's text.
+
+use axum::{
+    body::Bytes,
+    extract::{FromRequest, FromRequestParts, Request},
+    http::{header, request::Parts},
+};
+use serde::de::DeserializeOwned;
+
+use super::error::{ApiError, FieldErrors};
+
+/// The largest body the server accepts, put in request extensions by the app so that the 413
+/// body can say what the limit is.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyLimit(pub usize);
+
+/// A JSON request body. Syntax errors are 400 `bad_request`; a body of the wrong shape is a
+/// 400 `validation_error` naming the field; an oversized body is 413.
+pub struct Json<T>(pub T);
+
+impl<T, S> FromRequest<S> for Json<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(content_type) = req.headers().get(header::CONTENT_TYPE) {
+            let is_json = content_type
+                .to_str()
+                .map(|v| {
+                    let essence = v.split(';').next().unwrap_or("").trim();
+                    essence == "application/json" || essence.ends_with("+json")
+                })
+                .unwrap_or(false);
+            if !is_json {
+                return Err(ApiError::UnsupportedMediaType(
+                    "Send the body as JSON with Content-Type: application/json".into(),
+                ));
+            }
+        }
+        let limit = req.extensions().get::<BodyLimit>().map_or(0, |l| l.0);
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge { limit_bytes: limit }
+            } else {
+                ApiError::BadRequest(rejection.body_text())
+            }
+        })?;
+        parse_json(&bytes).map(Json)
+    }
+}
+
+/// Parses a JSON body, naming the offending field on a shape error.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::BadRequest(
+            "The request body must be a JSON object".into(),
+        ));
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            return ApiError::BadRequest(format!("Malformed JSON: {inner}"));
+        }
+        shape_error(&path, &inner.to_string())
+    })?;
+    de.end()
+        .map_err(|e| ApiError::BadRequest(format!("Malformed JSON: {e}")))?;
+    Ok(value)
+}
+
+/// Turns a serde "data" error at `path` into a validation error for that field.
+fn shape_error(path: &str, message: &str) -> ApiError {
+    // serde reports a missing field at the parent's path: move it to the field itself.
+    let message = message.split(" at line ").next().unwrap_or(message);
+    if let Some(field) = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next())
+    {
+        let field = if path == "." {
+            field.to_owned()
+        } else {
+            format!("{path}.{field}")
+        };
+        return ApiError::invalid(&field, "is required");
+    }
+    let field = if path == "." { "body" } else { path };
+    let mut errors = FieldErrors::new();
+    errors.add(field, message);
+    ApiError::Validation(errors)
+}
+
+/// A query string. A value of the wrong type is a 400 naming the parameter.
+pub struct Query<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de)
+            .map(Query)
+            .map_err(|err| shape_error(&err.path().to_string(), &err.inner().to_string()))
+    }
+}
+
+/// Path parameters. An id that cannot exist (not a UUID) is a 404, like an unknown one.
+pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| Path(value))
+            .map_err(|_| ApiError::NotFound("Resource"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        rate: Option<u32>,
+    }
+
+    fn code_and_errors(err: ApiError) -> (u16, String) {
+        let status = err.status().as_u16();
+        (status, format!("{err:?}"))
+    }
+
+    #[test]
+    fn malformed_json_is_a_bad_request() {
+        let err = parse_json::<Body>(b"{\"name\": ").unwrap_err();
+        assert!(matches!(err, ApiError::BadRequest(ref m) if m.starts_with("Malformed JSON")));
+    }
+
+    #[test]
+    fn a_missing_field_is_named() {
+        let (status, text) = code_and_errors(parse_json::<Body>(b"{}").unwrap_err());
+        assert_eq!(status, 400);
+        assert!(text.contains("\"name\""), "{text}");
+        assert!(text.contains("is required"), "{text}");
+    }
+
+    #[test]
+    fn a_wrongly_typed_field_is_named() {
+        let (status, text) =
+            code_and_errors(parse_json::<Body>(br#"{"name": "x", "rate": "fast"}"#).unwrap_err());
+        assert_eq!(status, 400);
+        assert!(text.contains("\"rate\""), "{text}");
+    }
+}
+
+impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
+    fn into_response(self) -> axum::response::Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// For PATCH bodies: tells "absent" (`None`) from "null" (`Some(None)`).
+/// Use with `#[serde(default, deserialize_with = "double_option")]`.
+pub fn double_option<'de, T, D>(de: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(de).map(Some)
+}

@@ -1,0 +1,15 @@
+//! What every capability uses and none owns: storage, errors, extractors, the request guard,
+//! rate limiting, pagination, the OpenAPI document, logging and the secret key.
+
+pub mod auth;
+pub mod crypto;
+pub mod db;
+pub mod error;
+pub mod extract;
+pub mod money;
+pub mod openapi;
+pub mod pagination;
+pub mod ratelimit;
+pub mod request_log;
+pub mod telemetry;
+pub mod time;

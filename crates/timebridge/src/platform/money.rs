@@ -1,0 +1,53 @@
+//! Money: `rust_decimal::Decimal` in the API and the domain, integer cents in the database
+//! (exact on both backends, and summable in SQL). Never a float.
+
+use rust_decimal::Decimal;
+
+/// The largest amount accepted: 10^12 − 0.01.
+const MAX_CENTS: i64 = 100_000_000_000_000 - 1;
+
+/// Converts an amount to cents, refusing negatives, sub-cent precision and absurd sizes.
+pub fn to_cents(amount: Decimal) -> Result<i64, &'static str> {
+    if amount.is_sign_negative() && !amount.is_zero() {
+        return Err("must not be negative");
+    }
+    let cents = amount * Decimal::ONE_HUNDRED;
+    if cents.fract() != Decimal::ZERO {
+        return Err("must have at most 2 decimal places");
+    }
+    let cents: i64 = cents.try_into().map_err(|_| "is too large")?;
+    if cents > MAX_CENTS {
+        return Err("is too large");
+    }
+    Ok(cents)
+}
+
+/// Converts stored cents back to an amount with two decimal places.
+pub fn from_cents(cents: i64) -> Decimal {
+    Decimal::new(cents, 2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn cents_are_exact() {
+        assert_eq!(to_cents(d("85.50")), Ok(8550));
+        assert_eq!(to_cents(d("0.1")), Ok(10));
+        assert_eq!(from_cents(8550), d("85.50"));
+        assert_eq!(from_cents(10) + from_cents(20), d("0.30"));
+    }
+
+    #[test]
+    fn bad_amounts_are_refused() {
+        assert!(to_cents(d("-1")).is_err());
+        assert!(to_cents(d("1.005")).is_err());
+        assert!(to_cents(d("1000000000000")).is_err());
+    }
+}
