@@ -77,10 +77,12 @@ impl App {
     /// assembles the router.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let secret_key = load_secret_key(&config)?;
+        db::migrate(&config)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot migrate DATABASE_URL: {e}"))?;
         let db = db::connect(&config)
             .await
             .map_err(|e| anyhow::anyhow!("cannot open DATABASE_URL: {e}"))?;
-        db::migrate(&db).await?;
         let redis = match &config.redis_url {
             Some(url) => Some(
                 RedisLimiter::connect(url, config.rate_limits.window)

@@ -105,10 +105,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             serve(config).await
         }
         Command::Migrate => {
-            let db = db::connect(&config)
+            db::migrate(&config)
                 .await
-                .context("cannot open DATABASE_URL")?;
-            db::migrate(&db).await?;
+                .context("cannot migrate DATABASE_URL")?;
             eprintln!("migrations applied");
             Ok(())
         }
@@ -150,11 +149,12 @@ async fn shutdown_signal() {
 }
 
 async fn open_migrated(config: &Config) -> anyhow::Result<sea_orm::DatabaseConnection> {
-    let db = db::connect(config)
+    db::migrate(config)
         .await
-        .context("cannot open DATABASE_URL")?;
-    db::migrate(&db).await?;
-    Ok(db)
+        .context("cannot migrate DATABASE_URL")?;
+    db::connect(config)
+        .await
+        .context("cannot open DATABASE_URL")
 }
 
 async fn create_user(config: Config, args: UserCreate) -> anyhow::Result<()> {

@@ -6,7 +6,7 @@
 //! - [`authority`]: turns a presented secret into a [`Principal`] (cached; no write per request).
 //! - [`tokens`]: issuing, listing, updating and revoking tokens.
 //! - [`usage`]: the batched, off-request-path usage log writer.
-//! - [`routes`]: `/api/v1/integration/tokens…`.
+//! - [`routes`]: the `/api/v1/integration/tokens` endpoints.
 
 pub mod authority;
 pub mod entity;

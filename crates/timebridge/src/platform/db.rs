@@ -33,10 +33,31 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
     Database::connect(options).await
 }
 
-/// Applies every pending migration.
-pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
-    Migrator::up(db, None).await
+/// Applies every pending migration. On PostgreSQL, several instances may start at once: the
+/// migration runs on one dedicated connection holding an advisory lock, so exactly one applies
+/// each migration and the others wait, then find nothing to do.
+pub async fn migrate(config: &Config) -> Result<(), DbErr> {
+    if config.is_sqlite() {
+        let db = connect(config).await?;
+        let result = Migrator::up(&db, None).await;
+        db.close().await?;
+        return result;
+    }
+    let mut single = config.clone();
+    single.database_max_connections = 1;
+    let db = connect(&single).await?;
+    db.execute_unprepared(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
+        .await?;
+    let result = Migrator::up(&db, None).await;
+    let unlocked = db
+        .execute_unprepared(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
+        .await;
+    db.close().await?;
+    result.and(unlocked.map(|_| ()))
 }
+
+/// Advisory lock key guarding migrations ("timebrid" in ASCII).
+const MIGRATION_LOCK: i64 = 0x7469_6d65_6272_6964;
 
 /// A cheap round trip proving the database answers, for `/health`.
 pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {

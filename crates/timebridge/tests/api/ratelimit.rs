@@ -1,0 +1,116 @@
+//! Rate limits per token by plan, in-process and shared through Redis.
+
+use timebridge::directory::Plan;
+
+use crate::{both, support::*};
+
+fn header(response: &reqwest::Response, name: &str) -> Option<u64> {
+    response.headers().get(name)?.to_str().ok()?.parse().ok()
+}
+
+/// Sends `n` requests spread over `apps`, returning each status.
+async fn burst(apps: &[&TestApp], token: &str, n: usize) -> Vec<reqwest::Response> {
+    let mut out = Vec::new();
+    for i in 0..n {
+        let app = apps[i % apps.len()];
+        out.push(app.get(token, "/api/v1/projects").send().await.unwrap());
+    }
+    out
+}
+
+async fn the_budget_runs_out_with_429_and_retry_after(backend: Backend, redis: bool) {
+    let redis_url = redis_url();
+    let mut env = vec![
+        ("RATE_LIMIT_TIER_FREE_REQ_PER_MIN", "3"),
+        ("RATE_LIMIT_TIER_PRO_REQ_PER_MIN", "7"),
+    ];
+    if redis {
+        env.push(("REDIS_URL", redis_url.as_str()));
+    }
+    let app = TestApp::with_env(backend, &env).await;
+    let (_, token) = app.caller(false, &["read:projects"]).await;
+    let responses = burst(&[&app], &token, 4).await;
+    for (i, r) in responses.iter().take(3).enumerate() {
+        assert_eq!(r.status(), 200);
+        assert_eq!(header(r, "ratelimit-limit"), Some(3));
+        assert_eq!(header(r, "ratelimit-remaining"), Some(2 - i as u64));
+        assert!(header(r, "ratelimit-reset").is_some());
+    }
+    let refused = responses.into_iter().nth(3).unwrap();
+    assert_eq!(refused.status(), 429);
+    let retry = header(&refused, "retry-after").expect("Retry-After");
+    assert!((1..=20).contains(&retry), "one request per 20 s: {retry}");
+    assert_eq!(header(&refused, "ratelimit-remaining"), Some(0));
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error"], "Rate limit exceeded");
+    assert_eq!(body["error_code"], "rate_limited");
+    assert_eq!(body["retry_after"], retry);
+
+    // Another token has its own budget, and a pro workspace a bigger one.
+    let pro = app.member(false, Plan::Pro).await;
+    let pro_token = app.token(&pro, &["read:projects"]).await;
+    let r = app
+        .get(&pro_token, "/api/v1/projects")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "ratelimit-limit"), Some(7));
+    // 403s spend budget and carry the headers too.
+    let r = app
+        .post(&pro_token, "/api/v1/projects")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(header(&r, "ratelimit-remaining"), Some(5));
+}
+
+both! {
+    async fn in_process_limits_refuse_the_request_over_budget(backend) {
+        the_budget_runs_out_with_429_and_retry_after(backend, false).await;
+    }
+
+    async fn redis_limits_refuse_the_request_over_budget(backend) {
+        the_budget_runs_out_with_429_and_retry_after(backend, true).await;
+    }
+}
+
+/// Two servers on different ports, one database, one Redis: one budget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_sharing_redis_share_one_budget() {
+    let url = postgres_url();
+    ensure_postgres_database(&url).await;
+    let redis_url = redis_url();
+    let env = [
+        ("RATE_LIMIT_TIER_FREE_REQ_PER_MIN", "5"),
+        ("REDIS_URL", redis_url.as_str()),
+    ];
+    let a = TestApp::on_database(&url, &env).await;
+    let b = TestApp::on_database(&url, &env).await;
+    assert_ne!(a.base, b.base);
+    let (_, token) = a.caller(false, &["read:projects"]).await;
+    let statuses: Vec<u16> = burst(&[&a, &b], &token, 7)
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 429, 429]);
+}
+
+/// Without Redis, each instance keeps its own budget (documented behaviour).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_without_redis_each_keep_their_own_budget() {
+    let url = postgres_url();
+    ensure_postgres_database(&url).await;
+    let env = [("RATE_LIMIT_TIER_FREE_REQ_PER_MIN", "2")];
+    let a = TestApp::on_database(&url, &env).await;
+    let b = TestApp::on_database(&url, &env).await;
+    let (_, token) = a.caller(false, &["read:projects"]).await;
+    let statuses: Vec<u16> = burst(&[&a, &b], &token, 6)
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    assert_eq!(statuses, [200, 200, 200, 200, 429, 429]);
+}
