@@ -216,12 +216,18 @@ fn error(title: &str, message: &str, code: &str) -> Value {
     json!({ "error": title, "message": message, "error_code": code })
 }
 
+/// The hidden cause of a 500, handed to the request log so it is logged with the request id.
+#[derive(Clone, Debug)]
+pub struct InternalCause(pub String);
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let Self::Internal(cause) = &self {
-            tracing::error!(error = %format!("{cause:#}"), "internal error");
-        }
         let mut response = (self.status(), Json(self.body())).into_response();
+        if let Self::Internal(cause) = &self {
+            response
+                .extensions_mut()
+                .insert(InternalCause(format!("{cause:#}")));
+        }
         if let Self::RateLimited {
             retry_after_secs, ..
         } = &self

@@ -9,8 +9,9 @@ use axum::{
     middleware::Next,
     response::Response,
 };
-use tracing::Instrument;
 use uuid::Uuid;
+
+use super::error::InternalCause;
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -35,29 +36,36 @@ fn request_id(req: &Request) -> HeaderValue {
         })
 }
 
-/// The middleware.
+/// The middleware. No tracing span per request: it would cost a quarter of a cheap request;
+/// the one line below carries everything, including the cause of a 500.
 pub async fn log_requests(req: Request, next: Next) -> Response {
     let started = Instant::now();
     let id = request_id(&req);
-    let id_text = id.to_str().unwrap_or("unknown").to_owned();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let span = tracing::info_span!("request", request_id = %id_text);
-    let mut response = next.run(req).instrument(span).await;
+    let mut response = next.run(req).await;
+    let id_text = id.to_str().unwrap_or("unknown").to_owned();
     response.headers_mut().insert(REQUEST_ID.clone(), id);
     let token = response
         .extensions()
         .get::<TokenPrefix>()
         .map(|t| format!("{}…", t.0));
-    tracing::info!(
-        target: "timebridge::http",
-        request_id = %id_text,
-        method = %method,
-        path = %path,
-        status = response.status().as_u16(),
-        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
-        token = token.as_deref(),
-        "request"
-    );
+    let status = response.status().as_u16();
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if let Some(InternalCause(cause)) = response.extensions().get::<InternalCause>() {
+        tracing::error!(
+            target: "timebridge::http",
+            request_id = %id_text, method = %method, path = %path, status, latency_ms,
+            token = token.as_deref(), error = %cause,
+            "request failed"
+        );
+    } else {
+        tracing::info!(
+            target: "timebridge::http",
+            request_id = %id_text, method = %method, path = %path, status, latency_ms,
+            token = token.as_deref(),
+            "request"
+        );
+    }
     response
 }

@@ -18,7 +18,7 @@ pub fn init(filter: &str, format: LogFormat) -> anyhow::Result<WorkerGuard> {
                 fmt::layer()
                     .json()
                     .flatten_event(true)
-                    .with_current_span(true)
+                    .with_current_span(false)
                     .with_span_list(false)
                     .with_writer(writer),
             )
