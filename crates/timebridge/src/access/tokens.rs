@@ -12,8 +12,8 @@ use ::time::{
 };
 use ipnet::IpNet;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -27,6 +27,7 @@ use super::{
 use crate::{
     directory::{Member, Role},
     platform::{
+        db::count as count_rows,
         error::{ApiError, FieldErrors},
         pagination::PageRequest,
         time as clock,
@@ -279,10 +280,7 @@ pub async fn list(
     if !include_revoked {
         cond = cond.add(api_token::Column::RevokedAt.is_null());
     }
-    let total = api_token::Entity::find()
-        .filter(cond.clone())
-        .count(db)
-        .await?;
+    let total = count_rows(api_token::Entity::find().filter(cond.clone()), db).await?;
     let rows = api_token::Entity::find()
         .filter(cond)
         .order_by_desc(api_token::Column::CreatedAt)
@@ -402,10 +400,7 @@ pub async fn usage_logs(
     if let Some(until) = filter.until {
         cond = cond.add(C::CreatedAt.lt(until));
     }
-    let total = api_usage_log::Entity::find()
-        .filter(cond.clone())
-        .count(db)
-        .await?;
+    let total = count_rows(api_usage_log::Entity::find().filter(cond.clone()), db).await?;
     let rows = api_usage_log::Entity::find()
         .filter(cond)
         .order_by_desc(C::CreatedAt)

@@ -5,13 +5,17 @@ use argon2::{
     password_hash::{SaltString, rand_core::OsRng},
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, TransactionTrait,
 };
 use uuid::Uuid;
 
 use super::entity::{Plan, Role, membership, user, workspace};
-use crate::platform::{db::is_unique_violation, pagination::PageRequest, time};
+use crate::platform::{
+    db::{count as count_rows, is_unique_violation},
+    pagination::PageRequest,
+    time,
+};
 
 /// The workspace a user lands in when none is named.
 pub const DEFAULT_WORKSPACE: &str = "Default";
@@ -247,10 +251,11 @@ pub async fn list_members(
     let query = membership::Entity::find()
         .filter(membership::Column::WorkspaceId.eq(workspace_id))
         .find_also_related(user::Entity);
-    let total = membership::Entity::find()
-        .filter(membership::Column::WorkspaceId.eq(workspace_id))
-        .count(db)
-        .await?;
+    let total = count_rows(
+        membership::Entity::find().filter(membership::Column::WorkspaceId.eq(workspace_id)),
+        db,
+    )
+    .await?;
     let rows = query
         .order_by_asc(user::Column::Name)
         .order_by_asc(user::Column::Id)

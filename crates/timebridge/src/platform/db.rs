@@ -71,3 +71,20 @@ pub fn is_unique_violation(err: &DbErr) -> bool {
         Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
     )
 }
+
+/// `SELECT COUNT(*)` with the select's filters, rather than `PaginatorTrait::count`'s subquery
+/// over every column: the plan stays an index-only count on both backends.
+pub async fn count<E, C>(select: sea_orm::Select<E>, db: &C) -> Result<u64, DbErr>
+where
+    E: sea_orm::EntityTrait,
+    C: ConnectionTrait,
+{
+    use sea_orm::{QuerySelect, sea_query::Expr};
+    let n: Option<i64> = select
+        .select_only()
+        .column_as(Expr::cust("COUNT(*)"), "n")
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(n.unwrap_or(0).max(0) as u64)
+}

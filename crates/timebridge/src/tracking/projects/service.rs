@@ -3,14 +3,15 @@
 
 use rust_decimal::Decimal;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
     sea_query::{Expr, ExprTrait, Func},
 };
 use uuid::Uuid;
 
 use super::entity::{self as project, ProjectStatus};
 use crate::platform::{
+    db::count as count_rows,
     error::{ApiError, FieldErrors},
     money,
     pagination::PageRequest,
@@ -94,10 +95,7 @@ pub async fn list(
         let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
         cond = cond.add(Expr::expr(Func::lower(Expr::col(project::Column::Name))).like(pattern));
     }
-    let total = project::Entity::find()
-        .filter(cond.clone())
-        .count(db)
-        .await?;
+    let total = count_rows(project::Entity::find().filter(cond.clone()), db).await?;
     let rows = project::Entity::find()
         .filter(cond)
         .order_by_asc(project::Column::Name)
