@@ -10,22 +10,6 @@ use crate::{both, support::*};
 
 const BIN: &str = env!("CARGO_BIN_EXE_timebridge");
 
-/// A database URL for a CLI run: a fresh SQLite file, or the shared PostgreSQL test database.
-async fn database(backend: Backend) -> (String, Option<tempfile::TempDir>) {
-    match backend {
-        Backend::Sqlite => {
-            let dir = tempfile::tempdir().unwrap();
-            let url = format!("sqlite://{}?mode=rwc", dir.path().join("cli.db").display());
-            (url, Some(dir))
-        }
-        Backend::Postgres => {
-            let url = postgres_url();
-            ensure_postgres_database(&url).await;
-            (url, None)
-        }
-    }
-}
-
 fn run(url: &str, args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(BIN)
         .args(args)

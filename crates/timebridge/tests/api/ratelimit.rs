@@ -76,41 +76,38 @@ both! {
     }
 }
 
-/// Two servers on different ports, one database, one Redis: one budget.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_servers_sharing_redis_share_one_budget() {
+/// Two servers on different ports sharing one PostgreSQL database; `n` requests alternate
+/// between them with one token. Returns the statuses in order.
+async fn alternate_between_two_servers(env: &[(&str, &str)], n: usize) -> Vec<u16> {
     let url = postgres_url();
     ensure_postgres_database(&url).await;
+    let a = TestApp::on_database(&url, env).await;
+    let b = TestApp::on_database(&url, env).await;
+    assert_ne!(a.base, b.base);
+    let (_, token) = a.caller(false, &["read:projects"]).await;
+    burst(&[&a, &b], &token, n)
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect()
+}
+
+/// Two servers, one database, one Redis: one budget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_sharing_redis_share_one_budget() {
     let redis_url = redis_url();
     let env = [
         ("RATE_LIMIT_TIER_FREE_REQ_PER_MIN", "5"),
         ("REDIS_URL", redis_url.as_str()),
     ];
-    let a = TestApp::on_database(&url, &env).await;
-    let b = TestApp::on_database(&url, &env).await;
-    assert_ne!(a.base, b.base);
-    let (_, token) = a.caller(false, &["read:projects"]).await;
-    let statuses: Vec<u16> = burst(&[&a, &b], &token, 7)
-        .await
-        .iter()
-        .map(|r| r.status().as_u16())
-        .collect();
+    let statuses = alternate_between_two_servers(&env, 7).await;
     assert_eq!(statuses, [200, 200, 200, 200, 200, 429, 429]);
 }
 
 /// Without Redis, each instance keeps its own budget (documented behaviour).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_without_redis_each_keep_their_own_budget() {
-    let url = postgres_url();
-    ensure_postgres_database(&url).await;
     let env = [("RATE_LIMIT_TIER_FREE_REQ_PER_MIN", "2")];
-    let a = TestApp::on_database(&url, &env).await;
-    let b = TestApp::on_database(&url, &env).await;
-    let (_, token) = a.caller(false, &["read:projects"]).await;
-    let statuses: Vec<u16> = burst(&[&a, &b], &token, 6)
-        .await
-        .iter()
-        .map(|r| r.status().as_u16())
-        .collect();
+    let statuses = alternate_between_two_servers(&env, 6).await;
     assert_eq!(statuses, [200, 200, 200, 200, 429, 429]);
 }

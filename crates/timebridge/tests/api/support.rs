@@ -58,6 +58,23 @@ pub async fn ensure_postgres_database(url: &str) {
     let _ = admin.close().await;
 }
 
+/// A database for one test: a fresh SQLite file (kept while the `TempDir` lives), or the
+/// shared PostgreSQL test database (tests isolate themselves by workspace).
+pub async fn database(backend: Backend) -> (String, Option<TempDir>) {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+            (url, Some(dir))
+        }
+        Backend::Postgres => {
+            let url = postgres_url();
+            ensure_postgres_database(&url).await;
+            (url, None)
+        }
+    }
+}
+
 /// A running server.
 pub struct TestApp {
     pub base: String,
@@ -75,18 +92,7 @@ impl TestApp {
     /// A server with extra configuration, on a fresh database (SQLite) or the shared test
     /// database (PostgreSQL; tests isolate themselves by workspace).
     pub async fn with_env(backend: Backend, env: &[(&str, &str)]) -> Self {
-        let (url, dir) = match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
-                (url, Some(dir))
-            }
-            Backend::Postgres => {
-                let url = postgres_url();
-                ensure_postgres_database(&url).await;
-                (url, None)
-            }
-        };
+        let (url, dir) = database(backend).await;
         let mut app = Self::on_database(&url, env).await;
         app._dir = dir;
         app
