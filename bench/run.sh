@@ -94,13 +94,18 @@ export RATE_LIMIT_TIER_ENTERPRISE_REQ_PER_MIN=100000000
 # start_timebridge LABEL: creates the bench user and token in $DATABASE_URL (sets TOKEN),
 # then serves on $API in the background (sets TB_PID; log in $TMP/LABEL.log).
 start_timebridge() {
-    local label=$1
     "$BIN/timebridge" user create --email bench@example.com --name Bench --admin \
         --workspace Bench --plan enterprise >/dev/null 2>>"$TMP/cli.log"
     # The secret is the last line of stdout; logs go to stderr.
     TOKEN=$("$BIN/timebridge" token create --email bench@example.com --name bench \
         --scopes read:projects,write:projects,read:users 2>>"$TMP/cli.log" | tail -n 1)
     [ -n "$TOKEN" ] || die "token create printed no secret"
+    serve_timebridge "$1"
+}
+
+# serve_timebridge LABEL: serves $DATABASE_URL on $API in the background (sets TB_PID).
+serve_timebridge() {
+    local label=$1
     "$BIN/timebridge" serve --addr "${API#http://}" >>"$TMP/$label.log" 2>&1 &
     TB_PID=$!
     PIDS+=("$TB_PID")
@@ -189,6 +194,10 @@ bench a "(a) bare GET /api/v1/projects" "$BARE/api/v1/projects"
 bench b "(b) GET /api/v1/projects (SQLite)" "$API/api/v1/projects?per_page=50" "$AUTH"
 bench c "(c) GET /api/v1/users/me (SQLite)" "$API/api/v1/users/me" "$AUTH"
 stop "$TB_PID"
+# The same list with the read cache off: every request queries and serializes.
+TIMEBRIDGE_READ_CACHE_MB=0 serve_timebridge sqlite-uncached
+bench d "(d) (b) with the read cache off" "$API/api/v1/projects?per_page=50" "$AUTH"
+stop "$TB_PID"
 
 if [ "$BENCH_POSTGRES" = 1 ]; then
     log "recreating database timebridge_bench"
@@ -201,6 +210,9 @@ if [ "$BENCH_POSTGRES" = 1 ]; then
     seed
     AUTH="Authorization: Bearer $TOKEN"
     bench b_pg "(b) GET /api/v1/projects (Postgres)" "$API/api/v1/projects?per_page=50" "$AUTH"
+    stop "$TB_PID"
+    TIMEBRIDGE_READ_CACHE_MB=0 serve_timebridge postgres-uncached
+    bench d_pg "(d) (b) on Postgres, cache off" "$API/api/v1/projects?per_page=50" "$AUTH"
     stop "$TB_PID"
 fi
 

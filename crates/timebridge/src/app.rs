@@ -10,7 +10,6 @@ use axum::{
     middleware,
     response::{IntoResponse, Response},
 };
-use sea_orm::DatabaseConnection;
 use serde::Serialize;
 use serde_json::json;
 use tokio::{net::TcpListener, task::JoinHandle};
@@ -25,11 +24,12 @@ use crate::{
     platform::{
         auth::{Guard, guard},
         crypto::{SecretKey, load_secret_key},
-        db,
+        db::{self, Db},
         error::ApiError,
         extract::BodyLimit,
         openapi::{self, AccessTable, ApiDoc},
         ratelimit::{RateLimiter, RedisLimiter},
+        read_cache::ReadCache,
         request_log::log_requests,
     },
     tracking,
@@ -41,7 +41,8 @@ pub struct AppState(Arc<Inner>);
 
 pub struct Inner {
     pub config: Config,
-    pub db: DatabaseConnection,
+    pub db: Db,
+    pub reads: ReadCache,
     pub tokens: TokenAuthority,
     pub limiter: RateLimiter,
     pub usage: UsageRecorder,
@@ -92,19 +93,23 @@ impl App {
             None => None,
         };
         let (usage, usage_writer) = access::usage::start(
-            db.clone(),
+            db.conn().clone(),
             config.usage_log_flush,
             config.usage_log_retention_days,
         );
         let state = AppState(Arc::new(Inner {
-            tokens: TokenAuthority::new(db.clone(), config.token_cache_ttl),
+            tokens: TokenAuthority::new(db.conn().clone(), config.token_cache_ttl),
+            reads: ReadCache::new(db.clone(), config.read_cache_bytes),
             limiter: RateLimiter::new(config.rate_limits.window, redis),
             usage,
             db,
             secret_key,
             config,
         }));
-        let background = vec![spawn_housekeeping(state.clone())];
+        let background = vec![
+            spawn_housekeeping(state.clone()),
+            spawn_version_refresh(state.clone()),
+        ];
         let (router, openapi) = router(state.clone());
         Ok(Self {
             router,
@@ -151,6 +156,19 @@ fn spawn_housekeeping(state: AppState) -> JoinHandle<()> {
         loop {
             tick.tick().await;
             state.limiter.retain_recent();
+        }
+    })
+}
+
+/// Notices writes other processes made to the SQLite file (see `platform::read_cache`).
+fn spawn_version_refresh(state: AppState) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            if let Err(e) = state.reads.refresh().await {
+                tracing::warn!(error = %e, "could not refresh workspace data versions");
+            }
         }
     })
 }

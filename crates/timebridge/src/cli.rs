@@ -10,7 +10,10 @@ use crate::{
     app::App,
     config::Config,
     directory::{self, NewUser, Plan},
-    platform::{db, telemetry},
+    platform::{
+        db::{self, Db},
+        telemetry,
+    },
 };
 
 #[derive(Parser, Debug)]
@@ -148,7 +151,7 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-async fn open_migrated(config: &Config) -> anyhow::Result<sea_orm::DatabaseConnection> {
+async fn open_migrated(config: &Config) -> anyhow::Result<Db> {
     db::migrate(config)
         .await
         .context("cannot migrate DATABASE_URL")?;

@@ -51,6 +51,11 @@ pub const SETTINGS: &[Setting] = &[
         "How long a verified API token is cached in memory. Revocation is immediate on the instance that revokes; other instances notice within this time. 0 disables the cache.",
     ),
     s(
+        "TIMEBRIDGE_READ_CACHE_MB",
+        "64",
+        "Memory for serialized list and detail responses, each valid while its workspace's data is unchanged (every write advances a per-workspace version). 0 disables the cache.",
+    ),
+    s(
         "TIMEBRIDGE_TRUST_FORWARDED_FOR",
         "false",
         "Take the client address (for token IP allow-lists and usage logs) from the last `X-Forwarded-For` entry. Enable only behind a reverse proxy that sets it.",
@@ -270,6 +275,8 @@ pub struct Config {
     pub secret_key: Option<String>,
     pub addr: SocketAddr,
     pub token_cache_ttl: Duration,
+    /// Bytes of serialized responses the read cache may hold; 0 disables it.
+    pub read_cache_bytes: u64,
     pub trust_forwarded_for: bool,
     pub max_body_bytes: usize,
     pub log_filter: String,
@@ -419,6 +426,7 @@ impl Config {
             token_cache_ttl: Duration::from_secs(u64::from(
                 r.count("TIMEBRIDGE_TOKEN_CACHE_SECONDS")?,
             )),
+            read_cache_bytes: u64::from(r.count("TIMEBRIDGE_READ_CACHE_MB")?) * 1024 * 1024,
             trust_forwarded_for: r.boolean("TIMEBRIDGE_TRUST_FORWARDED_FOR")?,
             max_body_bytes: max_body_kb as usize * 1024,
             log_filter: r.raw("RUST_LOG"),

@@ -1,6 +1,6 @@
 //! `/api/v1/users/me` and `/api/v1/users`.
 
-use axum::extract::State;
+use axum::{extract::State, response::Response};
 use serde::Serialize;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -17,8 +17,9 @@ use crate::{
     platform::{
         auth::Caller,
         error::{ApiError, ErrorBody},
-        extract::{Json, Query},
+        extract::Query,
         pagination::{PageParams, PageRequest, Pagination},
+        read_cache::ReadKey,
     },
 };
 
@@ -91,17 +92,19 @@ pub struct UserList {
     security(("api_token" = ["read:users"])),
     responses((status = 200, body = CurrentUser))
 )]
-async fn current_user(
-    State(app): State<AppState>,
-    caller: Caller,
-) -> Result<Json<CurrentUser>, ApiError> {
-    let member = service::member(&app.db, caller.workspace_id, caller.user_id)
-        .await?
-        .ok_or(ApiError::NotFound("User"))?;
-    Ok(Json(CurrentUser {
-        user: UserView::new(member.user, member.role),
-        workspace: member.workspace.into(),
-    }))
+async fn current_user(State(app): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    let key = ReadKey::new(caller.workspace_id, "users.me", caller.user_id.to_string());
+    app.reads
+        .json(key, || async {
+            let member = service::member(&app.db, caller.workspace_id, caller.user_id)
+                .await?
+                .ok_or(ApiError::NotFound("User"))?;
+            Ok(CurrentUser {
+                user: UserView::new(member.user, member.role),
+                workspace: member.workspace.into(),
+            })
+        })
+        .await
 }
 
 /// Every member of the workspace (admins only: requires `admin:all`).
@@ -118,14 +121,19 @@ async fn list_users(
     State(app): State<AppState>,
     caller: Caller,
     Query(page): Query<PageParams>,
-) -> Result<Json<UserList>, ApiError> {
+) -> Result<Response, ApiError> {
     let page = PageRequest::from_params(&page)?;
-    let (rows, total) = service::list_members(&app.db, caller.workspace_id, page).await?;
-    Ok(Json(UserList {
-        users: rows
-            .into_iter()
-            .map(|(u, role)| UserView::new(u, role))
-            .collect(),
-        pagination: Pagination::new(page, total),
-    }))
+    let key = ReadKey::new(caller.workspace_id, "users.list", format!("{page:?}"));
+    app.reads
+        .json(key, || async {
+            let (rows, total) = service::list_members(&app.db, caller.workspace_id, page).await?;
+            Ok(UserList {
+                users: rows
+                    .into_iter()
+                    .map(|(u, role)| UserView::new(u, role))
+                    .collect(),
+                pagination: Pagination::new(page, total),
+            })
+        })
+        .await
 }

@@ -6,13 +6,14 @@ use argon2::{
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait,
+    QuerySelect, Set,
 };
 use uuid::Uuid;
 
 use super::entity::{Plan, Role, membership, user, workspace};
 use crate::platform::{
-    db::{count as count_rows, is_unique_violation},
+    changes::WorkspaceChange,
+    db::{Db, count as count_rows, is_unique_violation},
     pagination::PageRequest,
     time,
 };
@@ -106,17 +107,17 @@ pub fn hash_password(password: &str) -> Result<String, DirectoryError> {
 
 /// Creates a user and adds them to a workspace, creating the workspace when it does not exist.
 /// Everything happens in one transaction: on any error nothing is written.
-pub async fn create_user(db: &DatabaseConnection, new: NewUser) -> Result<Member, DirectoryError> {
+pub async fn create_user(db: &Db, new: NewUser) -> Result<Member, DirectoryError> {
     let email = normalize_email(&new.email)?;
     let name = check_name("name", &new.name, 200)?;
     let workspace_name = check_name("workspace", &new.workspace, 200)?;
     let password_hash = new.password.as_deref().map(hash_password).transpose()?;
     let now = time::now();
 
-    let txn = db.begin().await?;
+    let mut txn = WorkspaceChange::begin_unbound(db).await?;
     if user::Entity::find()
         .filter(user::Column::Email.eq(&email))
-        .one(&txn)
+        .one(&*txn)
         .await?
         .is_some()
     {
@@ -124,7 +125,7 @@ pub async fn create_user(db: &DatabaseConnection, new: NewUser) -> Result<Member
     }
     let workspace = match workspace::Entity::find()
         .filter(workspace::Column::Name.eq(&workspace_name))
-        .one(&txn)
+        .one(&*txn)
         .await?
     {
         Some(existing) => match new.plan {
@@ -132,7 +133,7 @@ pub async fn create_user(db: &DatabaseConnection, new: NewUser) -> Result<Member
                 let mut active: workspace::ActiveModel = existing.into();
                 active.plan = Set(plan);
                 active.updated_at = Set(now);
-                active.update(&txn).await?
+                active.update(&*txn).await?
             }
             _ => existing,
         },
@@ -144,7 +145,7 @@ pub async fn create_user(db: &DatabaseConnection, new: NewUser) -> Result<Member
                 created_at: Set(now),
                 updated_at: Set(now),
             }
-            .insert(&txn)
+            .insert(&*txn)
             .await?
         }
     };
@@ -157,7 +158,7 @@ pub async fn create_user(db: &DatabaseConnection, new: NewUser) -> Result<Member
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(&txn)
+    .insert(&*txn)
     .await
     .map_err(|e| {
         if is_unique_violation(&e) {
@@ -174,8 +175,9 @@ pub async fn create_user(db: &DatabaseConnection, new: NewUser) -> Result<Member
         role: Set(role),
         created_at: Set(now),
     }
-    .insert(&txn)
+    .insert(&*txn)
     .await?;
+    txn.bind(workspace.id);
     txn.commit().await?;
     Ok(Member {
         user,

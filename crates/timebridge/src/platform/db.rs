@@ -1,19 +1,138 @@
 //! Connecting to the database — SQLite or PostgreSQL, chosen by the URL's scheme — and
 //! applying the migrations. Everything above this module is backend-neutral.
 
-use std::time::Duration;
+use std::{collections::HashMap, ops::Deref, sync::Arc, sync::RwLock, time::Duration};
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr,
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
+    sea_query::{Alias, Expr, Query},
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
+use uuid::Uuid;
 
 use crate::config::Config;
 
+/// The connection pool, and what this process knows of each workspace's data version.
+/// Dereferences to the pool, so queries take `&db` as they would a `DatabaseConnection`.
+#[derive(Clone, Debug)]
+pub struct Db {
+    conn: DatabaseConnection,
+    versions: Arc<DataVersions>,
+}
+
+impl Db {
+    pub fn new(conn: DatabaseConnection) -> Self {
+        Self {
+            conn,
+            versions: Arc::default(),
+        }
+    }
+
+    /// The pool itself.
+    pub fn conn(&self) -> &DatabaseConnection {
+        &self.conn
+    }
+
+    /// The data versions this process has seen committed.
+    pub fn versions(&self) -> &DataVersions {
+        &self.versions
+    }
+
+    /// A shared handle on the versions, for values that outlive a borrow of `self`.
+    pub fn versions_handle(&self) -> Arc<DataVersions> {
+        self.versions.clone()
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.conn.get_database_backend() == DatabaseBackend::Sqlite
+    }
+
+    pub async fn close(self) -> Result<(), DbErr> {
+        self.conn.close().await
+    }
+}
+
+impl Deref for Db {
+    type Target = DatabaseConnection;
+    fn deref(&self) -> &DatabaseConnection {
+        &self.conn
+    }
+}
+
+/// The highest `workspaces.data_version` this process has seen for each workspace. Versions
+/// only grow, so recording one is a `max`: out-of-order observations are harmless.
+#[derive(Debug, Default)]
+pub struct DataVersions(RwLock<HashMap<Uuid, i64>>);
+
+impl DataVersions {
+    /// The newest version seen for the workspace, if any.
+    pub fn known(&self, workspace_id: Uuid) -> Option<i64> {
+        // A poisoned lock only means a writer panicked between two plain integer stores.
+        let map = self.0.read().unwrap_or_else(|e| e.into_inner());
+        map.get(&workspace_id).copied()
+    }
+
+    /// Records a version seen committed.
+    pub fn observe(&self, workspace_id: Uuid, version: i64) {
+        let mut map = self.0.write().unwrap_or_else(|e| e.into_inner());
+        let entry = map.entry(workspace_id).or_insert(version);
+        *entry = (*entry).max(version);
+    }
+
+    /// The workspaces whose version is known.
+    pub fn workspaces(&self) -> Vec<Uuid> {
+        let map = self.0.read().unwrap_or_else(|e| e.into_inner());
+        map.keys().copied().collect()
+    }
+}
+
+/// The committed data version of one workspace (0 for an unknown workspace).
+pub async fn data_version<C: ConnectionTrait>(db: &C, workspace_id: Uuid) -> Result<i64, DbErr> {
+    let query = Query::select()
+        .expr(Expr::col(Alias::new("data_version")))
+        .from(Alias::new("workspaces"))
+        .and_where(sea_orm::sea_query::ExprTrait::eq(
+            Expr::col(Alias::new("id")),
+            workspace_id,
+        ))
+        .take();
+    let row = db.query_one(&query).await?;
+    Ok(match row {
+        Some(row) => row.try_get_by_index(0)?,
+        None => 0,
+    })
+}
+
+/// The committed data versions of these workspaces.
+pub async fn data_versions<C: ConnectionTrait>(
+    db: &C,
+    workspaces: &[Uuid],
+) -> Result<Vec<(Uuid, i64)>, DbErr> {
+    let mut found = Vec::with_capacity(workspaces.len());
+    for chunk in workspaces.chunks(500) {
+        let query = Query::select()
+            .columns([Alias::new("id"), Alias::new("data_version")])
+            .from(Alias::new("workspaces"))
+            .and_where(sea_orm::sea_query::ExprTrait::is_in(
+                Expr::col(Alias::new("id")),
+                chunk.iter().copied(),
+            ))
+            .take();
+        for row in db.query_all(&query).await? {
+            found.push((row.try_get_by_index(0)?, row.try_get_by_index(1)?));
+        }
+    }
+    Ok(found)
+}
+
 /// Opens the pool. SQLite runs in WAL mode with a busy timeout, so readers never block the
 /// writer and concurrent writers wait instead of failing.
-pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
+pub async fn connect(config: &Config) -> Result<Db, DbErr> {
+    connect_pool(config).await.map(Db::new)
+}
+
+async fn connect_pool(config: &Config) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(config.database_url.clone());
     options
         .max_connections(config.database_max_connections)
@@ -38,14 +157,14 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
 /// each migration and the others wait, then find nothing to do.
 pub async fn migrate(config: &Config) -> Result<(), DbErr> {
     if config.is_sqlite() {
-        let db = connect(config).await?;
+        let db = connect_pool(config).await?;
         let result = Migrator::up(&db, None).await;
         db.close().await?;
         return result;
     }
     let mut single = config.clone();
     single.database_max_connections = 1;
-    let db = connect(&single).await?;
+    let db = connect_pool(&single).await?;
     db.execute_unprepared(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
         .await?;
     let result = Migrator::up(&db, None).await;

@@ -2,6 +2,7 @@
 //! rate limiting, pagination, the OpenAPI document, logging and the secret key.
 
 pub mod auth;
+pub mod changes;
 pub mod crypto;
 pub mod db;
 pub mod error;
@@ -10,6 +11,7 @@ pub mod money;
 pub mod openapi;
 pub mod pagination;
 pub mod ratelimit;
+pub mod read_cache;
 pub mod request_log;
 pub mod telemetry;
 pub mod time;

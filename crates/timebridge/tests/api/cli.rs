@@ -10,7 +10,7 @@ use crate::{both, support::*};
 
 const BIN: &str = env!("CARGO_BIN_EXE_timebridge");
 
-fn run(url: &str, args: &[&str], stdin: Option<&str>) -> Output {
+pub fn run(url: &str, args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(BIN)
         .args(args)
         .env("DATABASE_URL", url)
@@ -33,11 +33,11 @@ fn run(url: &str, args: &[&str], stdin: Option<&str>) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn stdout(o: &Output) -> String {
+pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-fn stderr(o: &Output) -> String {
+pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 

@@ -6,6 +6,7 @@ mod support;
 mod cli;
 mod projects;
 mod ratelimit;
+mod read_cache;
 mod scopes;
 mod system;
 mod tokens;

@@ -2,7 +2,7 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::{ConnectionTrait, Database};
 use serde_json::Value;
 use tempfile::TempDir;
 use timebridge::{
@@ -10,6 +10,7 @@ use timebridge::{
     app::App,
     config::Config,
     directory::{Member, NewUser, Plan, service::create_user},
+    platform::db::Db,
 };
 use tokio::sync::oneshot;
 use uuid::Uuid;
@@ -78,7 +79,8 @@ pub async fn database(backend: Backend) -> (String, Option<TempDir>) {
 /// A running server.
 pub struct TestApp {
     pub base: String,
-    pub db: DatabaseConnection,
+    /// The server's own pool: writes through it are seen by the server as its own.
+    pub db: Db,
     pub client: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
     _dir: Option<TempDir>,

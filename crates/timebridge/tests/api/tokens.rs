@@ -39,7 +39,7 @@ both! {
         assert_eq!(one["api_token"]["name"], "CI bot");
 
         // At rest: only the SHA-256.
-        let row = api_token::Entity::find_by_id(uuid::Uuid::parse_str(id).unwrap()).one(&app.db).await.unwrap().unwrap();
+        let row = api_token::Entity::find_by_id(uuid::Uuid::parse_str(id).unwrap()).one(app.db.conn()).await.unwrap().unwrap();
         assert_ne!(row.token_hash, secret);
         assert_eq!(row.token_hash.len(), 64);
         assert!(!format!("{row:?}").contains(&secret[11..]));
@@ -129,10 +129,10 @@ both! {
         let hash = timebridge::access::secret::TokenHash::of(&expiring).to_hex();
         let row = api_token::Entity::find()
             .filter(api_token::Column::TokenHash.eq(hash))
-            .one(&app.db).await.unwrap().unwrap();
+            .one(app.db.conn()).await.unwrap().unwrap();
         let mut active: api_token::ActiveModel = row.into();
         active.expires_at = Set(Some(timebridge::platform::time::now() - time::Duration::minutes(1)));
-        active.update(&app.db).await.unwrap();
+        active.update(app.db.conn()).await.unwrap();
         expect_401(expiring, "expired").await;
     }
 

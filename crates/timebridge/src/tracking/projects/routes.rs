@@ -1,6 +1,6 @@
 //! `/api/v1/projects`: HTTP only — parse, call the service, answer.
 
-use axum::{extract::State, http::StatusCode};
+use axum::{extract::State, http::StatusCode, response::Response};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -20,6 +20,7 @@ use crate::{
         extract::{Json, Path, Query, double_option},
         money,
         pagination::{PageParams, PageRequest, Pagination},
+        read_cache::ReadKey,
     },
 };
 
@@ -131,17 +132,26 @@ async fn list_projects(
     caller: Caller,
     Query(page): Query<PageParams>,
     Query(filter): Query<ProjectListFilter>,
-) -> Result<Json<ProjectList>, ApiError> {
+) -> Result<Response, ApiError> {
     let page = PageRequest::from_params(&page)?;
     let filter = ProjectFilter {
         status: filter.status,
         search: filter.search,
     };
-    let (rows, total) = service::list(&app.db, caller.workspace_id, &filter, page).await?;
-    Ok(Json(ProjectList {
-        projects: rows.into_iter().map(ProjectView::from).collect(),
-        pagination: Pagination::new(page, total),
-    }))
+    let key = ReadKey::new(
+        caller.workspace_id,
+        "projects.list",
+        format!("{page:?}{:?}{:?}", filter.status, filter.search),
+    );
+    app.reads
+        .json(key, || async {
+            let (rows, total) = service::list(&app.db, caller.workspace_id, &filter, page).await?;
+            Ok(ProjectList {
+                projects: rows.into_iter().map(ProjectView::from).collect(),
+                pagination: Pagination::new(page, total),
+            })
+        })
+        .await
 }
 
 /// Get a project.
@@ -158,11 +168,16 @@ async fn get_project(
     State(app): State<AppState>,
     caller: Caller,
     Path(id): Path<Uuid>,
-) -> Result<Json<ProjectEnvelope>, ApiError> {
-    let project = service::get(&app.db, caller.workspace_id, id).await?;
-    Ok(Json(ProjectEnvelope {
-        project: project.into(),
-    }))
+) -> Result<Response, ApiError> {
+    let key = ReadKey::new(caller.workspace_id, "projects.get", id.to_string());
+    app.reads
+        .json(key, || async {
+            let project = service::get(app.db.conn(), caller.workspace_id, id).await?;
+            Ok(ProjectEnvelope {
+                project: project.into(),
+            })
+        })
+        .await
 }
 
 /// Create a project.

@@ -3,15 +3,16 @@
 
 use rust_decimal::Decimal;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
     sea_query::{Expr, ExprTrait, Func},
 };
 use uuid::Uuid;
 
 use super::entity::{self as project, ProjectStatus};
 use crate::platform::{
-    db::count as count_rows,
+    changes::WorkspaceChange,
+    db::{Db, count as count_rows},
     error::{ApiError, FieldErrors},
     money,
     pagination::PageRequest,
@@ -115,8 +116,8 @@ fn escape_like(text: &str) -> String {
 }
 
 /// The project, when it exists in this workspace.
-pub async fn get(
-    db: &DatabaseConnection,
+pub async fn get<C: ConnectionTrait>(
+    db: &C,
     workspace_id: Uuid,
     id: Uuid,
 ) -> Result<project::Model, ApiError> {
@@ -129,7 +130,7 @@ pub async fn get(
 
 /// Creates a project. Billable by default; active unless created archived.
 pub async fn create(
-    db: &DatabaseConnection,
+    db: &Db,
     workspace_id: Uuid,
     new: NewProject,
 ) -> Result<project::Model, ApiError> {
@@ -139,7 +140,8 @@ pub async fn create(
     let rate = check_rate(new.hourly_rate, &mut errors);
     errors.into_result()?;
     let now = time::now();
-    Ok(project::ActiveModel {
+    let change = WorkspaceChange::begin(db, workspace_id).await?;
+    let project = project::ActiveModel {
         id: Set(Uuid::now_v7()),
         workspace_id: Set(workspace_id),
         name: Set(name),
@@ -150,13 +152,15 @@ pub async fn create(
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(db)
-    .await?)
+    .insert(&*change)
+    .await?;
+    change.commit().await?;
+    Ok(project)
 }
 
 /// Applies changes to a project.
 pub async fn update(
-    db: &DatabaseConnection,
+    db: &Db,
     workspace_id: Uuid,
     id: Uuid,
     changes: ProjectChanges,
@@ -168,7 +172,8 @@ pub async fn update(
         .map(|d| check_description(d, &mut errors));
     let rate = changes.hourly_rate.map(|r| check_rate(r, &mut errors));
     errors.into_result()?;
-    let existing = get(db, workspace_id, id).await?;
+    let change = WorkspaceChange::begin(db, workspace_id).await?;
+    let existing = get(&*change, workspace_id, id).await?;
     let mut active: project::ActiveModel = existing.into();
     if let Some(name) = name {
         active.name = Set(name);
@@ -186,15 +191,13 @@ pub async fn update(
         active.status = Set(status);
     }
     active.updated_at = Set(time::now());
-    Ok(active.update(db).await?)
+    let project = active.update(&*change).await?;
+    change.commit().await?;
+    Ok(project)
 }
 
 /// Archives a project (what `DELETE /projects/{id}` does). Archiving twice is harmless.
-pub async fn archive(
-    db: &DatabaseConnection,
-    workspace_id: Uuid,
-    id: Uuid,
-) -> Result<project::Model, ApiError> {
+pub async fn archive(db: &Db, workspace_id: Uuid, id: Uuid) -> Result<project::Model, ApiError> {
     update(
         db,
         workspace_id,

@@ -1,0 +1,93 @@
+//! A change to one workspace's data: one database transaction that, when it commits, has also
+//! advanced the workspace's data version. Every write to workspace data goes through here, so
+//! read caches (and, later, the event outbox) cannot miss one.
+
+use std::{ops::Deref, sync::Arc};
+
+use sea_orm::{
+    ConnectionTrait, DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
+    sea_query::{Alias, Expr, ExprTrait, Query},
+};
+use uuid::Uuid;
+
+use super::db::{DataVersions, Db};
+
+/// An open write transaction on one workspace's data. Dereferences to the transaction, so
+/// queries run on `&*change` (or `&change` where a `&impl ConnectionTrait` is expected).
+/// Dropping it without [`commit`](Self::commit) rolls everything back.
+pub struct WorkspaceChange {
+    txn: DatabaseTransaction,
+    /// `None` until the workspace is known (see [`begin_unbound`](Self::begin_unbound)).
+    workspace_id: Option<Uuid>,
+    versions: Arc<DataVersions>,
+}
+
+impl WorkspaceChange {
+    /// Begins the transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`), so
+    /// a transaction that reads before it writes waits for other writers instead of failing
+    /// when one commits in between.
+    pub async fn begin(db: &Db, workspace_id: Uuid) -> Result<Self, DbErr> {
+        let mut change = Self::begin_unbound(db).await?;
+        change.workspace_id = Some(workspace_id);
+        Ok(change)
+    }
+
+    /// Begins a change whose workspace is found (or created) inside the transaction; name it
+    /// with [`bind`](Self::bind) before committing.
+    pub async fn begin_unbound(db: &Db) -> Result<Self, DbErr> {
+        let txn = db
+            .conn()
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..Default::default()
+            })
+            .await?;
+        Ok(Self {
+            txn,
+            workspace_id: None,
+            versions: db.versions_handle(),
+        })
+    }
+
+    /// Names the workspace this change writes to.
+    pub fn bind(&mut self, workspace_id: Uuid) {
+        self.workspace_id = Some(workspace_id);
+    }
+
+    /// Advances the workspace's data version, commits, and records the new version in this
+    /// process. Returns the version.
+    pub async fn commit(self) -> Result<i64, DbErr> {
+        let workspace_id = self.workspace_id.ok_or_else(|| {
+            DbErr::Custom("a workspace change was committed without its workspace".into())
+        })?;
+        let version = advance(&self.txn, workspace_id, 1).await?;
+        self.txn.commit().await?;
+        self.versions.observe(workspace_id, version);
+        Ok(version)
+    }
+}
+
+impl Deref for WorkspaceChange {
+    type Target = DatabaseTransaction;
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+}
+
+/// `data_version += by`, returning the new value. On PostgreSQL the row stays locked until the
+/// transaction ends, so versions commit in the order they are handed out.
+async fn advance<C: ConnectionTrait>(txn: &C, workspace_id: Uuid, by: i64) -> Result<i64, DbErr> {
+    let column = Alias::new("data_version");
+    let update = Query::update()
+        .table(Alias::new("workspaces"))
+        .value(column.clone(), Expr::col(column.clone()).add(by))
+        .and_where(Expr::col(Alias::new("id")).eq(workspace_id))
+        .returning_col(column)
+        .take();
+    let row = txn
+        .query_one(&update)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(format!("workspace {workspace_id}")))?;
+    row.try_get_by_index(0)
+}
