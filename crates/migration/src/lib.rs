@@ -8,6 +8,8 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_foundation;
 mod m20261123_000002_data_version;
+mod m20261123_000003_events;
+mod m20261123_000004_tracking;
 
 /// The ordered list of migrations `timebridge migrate` and `timebridge serve` apply.
 pub struct Migrator;
@@ -18,6 +20,8 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261123_000001_foundation::Migration),
             Box::new(m20261123_000002_data_version::Migration),
+            Box::new(m20261123_000003_events::Migration),
+            Box::new(m20261123_000004_tracking::Migration),
         ]
     }
 }

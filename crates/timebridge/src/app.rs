@@ -20,7 +20,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::{
     access::{self, TokenAuthority, usage::UsageRecorder},
     config::Config,
-    directory,
+    directory, events,
     platform::{
         auth::{Guard, guard},
         crypto::{SecretKey, load_secret_key},
@@ -68,7 +68,9 @@ pub struct App {
 /// Every API route with its OpenAPI description, before the guard is attached.
 pub fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(tracking::clients::routes::routes())
         .merge(tracking::projects::routes::routes())
+        .merge(events::routes::routes())
         .merge(directory::routes::routes())
         .merge(access::routes::routes())
 }

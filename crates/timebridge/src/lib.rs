@@ -8,5 +8,6 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod directory;
+pub mod events;
 pub mod platform;
 pub mod tracking;

@@ -7,6 +7,7 @@
 pub mod entity;
 pub mod routes;
 pub mod service;
+pub mod view;
 
 pub use entity::{Plan, Role};
 pub use service::{Member, NewUser};

@@ -2,15 +2,12 @@
 
 use axum::{extract::State, response::Response};
 use serde::Serialize;
-use time::OffsetDateTime;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
-use uuid::Uuid;
 
 use super::{
-    Plan, Role,
-    entity::{user, workspace},
     service,
+    view::{UserView, WorkspaceView},
 };
 use crate::{
     app::AppState,
@@ -27,51 +24,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(current_user))
         .routes(routes!(list_users))
-}
-
-/// A user as a member of the caller's workspace.
-#[derive(Serialize, ToSchema)]
-pub struct UserView {
-    pub id: Uuid,
-    pub email: String,
-    pub name: String,
-    /// The user's role in this workspace.
-    pub role: Role,
-    pub is_admin: bool,
-    pub is_active: bool,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-}
-
-impl UserView {
-    fn new(user: user::Model, role: Role) -> Self {
-        Self {
-            id: user.id,
-            email: user.email,
-            name: user.name,
-            role,
-            is_admin: role == Role::Admin,
-            is_active: user.is_active,
-            created_at: user.created_at,
-        }
-    }
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct WorkspaceView {
-    pub id: Uuid,
-    pub name: String,
-    pub plan: Plan,
-}
-
-impl From<workspace::Model> for WorkspaceView {
-    fn from(w: workspace::Model) -> Self {
-        Self {
-            id: w.id,
-            name: w.name,
-            plan: w.plan,
-        }
-    }
 }
 
 #[derive(Serialize, ToSchema)]

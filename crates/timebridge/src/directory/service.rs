@@ -11,9 +11,11 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::entity::{Plan, Role, membership, user, workspace};
+use super::view::UserView;
 use crate::platform::{
     changes::WorkspaceChange,
     db::{Db, count as count_rows, is_unique_violation},
+    outbox::{Actor, EventType},
     pagination::PageRequest,
     time,
 };
@@ -114,7 +116,7 @@ pub async fn create_user(db: &Db, new: NewUser) -> Result<Member, DirectoryError
     let password_hash = new.password.as_deref().map(hash_password).transpose()?;
     let now = time::now();
 
-    let mut txn = WorkspaceChange::begin_unbound(db).await?;
+    let mut txn = WorkspaceChange::begin_unbound(db, Actor::system()).await?;
     if user::Entity::find()
         .filter(user::Column::Email.eq(&email))
         .one(&*txn)
@@ -178,6 +180,11 @@ pub async fn create_user(db: &Db, new: NewUser) -> Result<Member, DirectoryError
     .insert(&*txn)
     .await?;
     txn.bind(workspace.id);
+    txn.record(
+        EventType::UserJoined,
+        user.id,
+        &UserView::new(user.clone(), role),
+    )?;
     txn.commit().await?;
     Ok(Member {
         user,

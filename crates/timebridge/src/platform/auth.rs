@@ -17,8 +17,10 @@ use axum::{
 };
 
 use super::{
+    acting::Acting,
     error::ApiError,
     openapi::{Access, AccessTable},
+    outbox::Actor,
     request_log::TokenPrefix,
 };
 use crate::{
@@ -34,6 +36,23 @@ impl Deref for Caller {
     type Target = Principal;
     fn deref(&self) -> &Principal {
         &self.0
+    }
+}
+
+impl Caller {
+    /// The caller as the author of a change.
+    pub fn actor(&self) -> Actor {
+        Actor::user(self.user_id, self.token_id)
+    }
+
+    /// The caller as services see them.
+    pub fn acting(&self) -> Acting {
+        Acting {
+            workspace_id: self.workspace_id,
+            user_id: self.user_id,
+            is_admin: self.is_admin(),
+            actor: self.actor(),
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! A change to one workspace's data: one database transaction that, when it commits, has also
-//! advanced the workspace's data version. Every write to workspace data goes through here, so
-//! read caches (and, later, the event outbox) cannot miss one.
+//! written the change's events to the outbox and advanced the workspace's data version. Every
+//! write to workspace data goes through here, so neither the read cache nor an event consumer
+//! can miss one, and a change that fails leaves no event behind.
 
 use std::{ops::Deref, sync::Arc};
 
@@ -9,9 +10,14 @@ use sea_orm::{
     TransactionTrait,
     sea_query::{Alias, Expr, ExprTrait, Query},
 };
+use serde::Serialize;
 use uuid::Uuid;
 
-use super::db::{DataVersions, Db};
+use super::{
+    db::{DataVersions, Db},
+    outbox::{self, Actor, EventType, PendingEvent},
+    time,
+};
 
 /// An open write transaction on one workspace's data. Dereferences to the transaction, so
 /// queries run on `&*change` (or `&change` where a `&impl ConnectionTrait` is expected).
@@ -20,6 +26,8 @@ pub struct WorkspaceChange {
     txn: DatabaseTransaction,
     /// `None` until the workspace is known (see [`begin_unbound`](Self::begin_unbound)).
     workspace_id: Option<Uuid>,
+    actor: Actor,
+    events: Vec<PendingEvent>,
     versions: Arc<DataVersions>,
 }
 
@@ -27,15 +35,15 @@ impl WorkspaceChange {
     /// Begins the transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`), so
     /// a transaction that reads before it writes waits for other writers instead of failing
     /// when one commits in between.
-    pub async fn begin(db: &Db, workspace_id: Uuid) -> Result<Self, DbErr> {
-        let mut change = Self::begin_unbound(db).await?;
+    pub async fn begin(db: &Db, workspace_id: Uuid, actor: Actor) -> Result<Self, DbErr> {
+        let mut change = Self::begin_unbound(db, actor).await?;
         change.workspace_id = Some(workspace_id);
         Ok(change)
     }
 
     /// Begins a change whose workspace is found (or created) inside the transaction; name it
     /// with [`bind`](Self::bind) before committing.
-    pub async fn begin_unbound(db: &Db) -> Result<Self, DbErr> {
+    pub async fn begin_unbound(db: &Db, actor: Actor) -> Result<Self, DbErr> {
         let txn = db
             .conn()
             .begin_with_options(TransactionOptions {
@@ -46,6 +54,8 @@ impl WorkspaceChange {
         Ok(Self {
             txn,
             workspace_id: None,
+            actor,
+            events: Vec::new(),
             versions: db.versions_handle(),
         })
     }
@@ -55,13 +65,47 @@ impl WorkspaceChange {
         self.workspace_id = Some(workspace_id);
     }
 
-    /// Advances the workspace's data version, commits, and records the new version in this
-    /// process. Returns the version.
+    /// Who is making the change.
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    /// Records an event about `resource_id`, carrying `data`: the resource exactly as the API
+    /// returns it. Written when the change commits, and only then.
+    pub fn record<T: Serialize>(
+        &mut self,
+        event_type: EventType,
+        resource_id: Uuid,
+        data: &T,
+    ) -> Result<(), DbErr> {
+        let data = serde_json::to_string(data).map_err(|e| DbErr::Json(e.to_string()))?;
+        self.events.push(PendingEvent {
+            id: Uuid::now_v7(),
+            event_type,
+            resource_id,
+            data,
+            occurred_at: time::now(),
+        });
+        Ok(())
+    }
+
+    /// Writes the recorded events, advances the workspace's data version (by one per event, at
+    /// least one), commits, and records the new version in this process. Returns the version.
     pub async fn commit(self) -> Result<i64, DbErr> {
         let workspace_id = self.workspace_id.ok_or_else(|| {
             DbErr::Custom("a workspace change was committed without its workspace".into())
         })?;
-        let version = advance(&self.txn, workspace_id, 1).await?;
+        let count = self.events.len().max(1) as i64;
+        let version = advance(&self.txn, workspace_id, count).await?;
+        let first_sequence = version - self.events.len() as i64 + 1;
+        outbox::write(
+            &self.txn,
+            workspace_id,
+            &self.actor,
+            first_sequence,
+            self.events,
+        )
+        .await?;
         self.txn.commit().await?;
         self.versions.observe(workspace_id, version);
         Ok(version)

@@ -183,6 +183,25 @@ pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
     db.execute_unprepared("SELECT 1").await.map(|_| ())
 }
 
+/// A case-insensitive `LIKE` pattern matching `text` anywhere, with `%`, `_` and `\` in the
+/// text matching themselves (sea-query escapes with `\`). Compare it to `LOWER(column)`.
+pub fn contains_pattern(text: &str) -> String {
+    let escaped = text
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// Whether an error is a foreign-key violation (a row still referenced, or a missing parent).
+pub fn is_foreign_key_violation(err: &DbErr) -> bool {
+    matches!(
+        err.sql_err(),
+        Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_))
+    )
+}
+
 /// Whether an error is a unique-constraint violation (a duplicate), on either backend.
 pub fn is_unique_violation(err: &DbErr) -> bool {
     matches!(

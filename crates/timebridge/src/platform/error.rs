@@ -102,6 +102,15 @@ pub enum ApiError {
         window_secs: u64,
         retry_after_secs: u64,
     },
+    /// Any 4xx with its own `error_code` and extra top-level fields, e.g. 409
+    /// `timer_already_running` with the running `timer`.
+    #[error("{message}")]
+    Coded {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+        details: Option<Value>,
+    },
     /// 503: a dependency is down.
     #[error("{0}")]
     Unavailable(String),
@@ -124,6 +133,34 @@ impl ApiError {
         Self::Validation(errors)
     }
 
+    /// A 4xx with its own `error_code`.
+    pub fn coded(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self::Coded {
+            status,
+            code,
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    /// Adds top-level fields to a [`Coded`](Self::Coded) error's body.
+    pub fn with_details(self, extra: Value) -> Self {
+        match self {
+            Self::Coded {
+                status,
+                code,
+                message,
+                ..
+            } => Self::Coded {
+                status,
+                code,
+                message,
+                details: Some(extra),
+            },
+            other => other,
+        }
+    }
+
     /// The HTTP status of this error.
     pub fn status(&self) -> StatusCode {
         match self {
@@ -139,6 +176,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Coded { status, .. } => *status,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -202,6 +240,19 @@ impl ApiError {
                 "retry_after": retry_after_secs,
                 "limit": limit,
             }),
+            Self::Coded {
+                status,
+                code,
+                message,
+                details,
+            } => {
+                let title = status.canonical_reason().unwrap_or("Error");
+                let mut body = error(title, message, code);
+                if let (Some(body), Some(Value::Object(extra))) = (body.as_object_mut(), details) {
+                    body.extend(extra.clone());
+                }
+                body
+            }
             Self::Unavailable(m) => error("Service unavailable", m, "unavailable"),
             Self::Internal(_) => error(
                 "Internal server error",

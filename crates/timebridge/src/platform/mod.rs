@@ -1,6 +1,7 @@
 //! What every capability uses and none owns: storage, errors, extractors, the request guard,
 //! rate limiting, pagination, the OpenAPI document, logging and the secret key.
 
+pub mod acting;
 pub mod auth;
 pub mod changes;
 pub mod crypto;
@@ -9,9 +10,11 @@ pub mod error;
 pub mod extract;
 pub mod money;
 pub mod openapi;
+pub mod outbox;
 pub mod pagination;
 pub mod ratelimit;
 pub mod read_cache;
 pub mod request_log;
 pub mod telemetry;
 pub mod time;
+pub mod validate;

@@ -27,6 +27,49 @@ pub fn from_cents(cents: i64) -> Decimal {
     Decimal::new(cents, 2)
 }
 
+/// Serializes an amount as an exact JSON number with its two decimal places (`85.50`), never
+/// through a float. Use with `#[serde(with = "money::json")]`.
+pub mod json {
+    use rust_decimal::Decimal;
+    use serde::{Serialize, Serializer, ser::Error};
+    use serde_json::value::RawValue;
+
+    pub fn serialize<S: Serializer>(amount: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+        RawValue::from_string(amount.to_string())
+            .map_err(S::Error::custom)?
+            .serialize(s)
+    }
+}
+
+/// [`json`] for optional amounts (`null` when absent).
+pub mod json_option {
+    use rust_decimal::Decimal;
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(amount: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
+        match amount {
+            Some(amount) => super::json::serialize(amount, s),
+            None => s.serialize_none(),
+        }
+    }
+}
+
+/// Parses an amount field: at most two decimal places, within range, `allow_negative` for
+/// credits. Records a problem under `field` and answers `None` when it is invalid.
+pub fn check(
+    field: &str,
+    amount: Decimal,
+    allow_negative: bool,
+    errors: &mut super::error::FieldErrors,
+) -> Option<i64> {
+    let result = if allow_negative && amount.is_sign_negative() {
+        to_cents(-amount).map(|c| -c)
+    } else {
+        to_cents(amount)
+    };
+    result.map_err(|problem| errors.add(field, problem)).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -42,6 +85,25 @@ mod tests {
         assert_eq!(to_cents(d("0.1")), Ok(10));
         assert_eq!(from_cents(8550), d("85.50"));
         assert_eq!(from_cents(10) + from_cents(20), d("0.30"));
+    }
+
+    #[test]
+    fn amounts_serialize_as_exact_json_numbers() {
+        #[derive(serde::Serialize)]
+        struct Line {
+            #[serde(with = "json")]
+            total: Decimal,
+            #[serde(with = "json_option")]
+            rate: Option<Decimal>,
+        }
+        let line = Line {
+            total: from_cents(123_456_789_012_345),
+            rate: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&line).unwrap(),
+            r#"{"total":1234567890123.45,"rate":null}"#
+        );
     }
 
     #[test]

@@ -43,7 +43,9 @@ const API_KEY_SCHEME: &str = "api_key";
     ),
     components(schemas(ErrorBody, ScopeErrorBody, RateLimitBody)),
     tags(
+        (name = "clients", description = "Clients"),
         (name = "projects", description = "Projects"),
+        (name = "events", description = "The event feed: every change, in commit order"),
         (name = "users", description = "Users of the workspace"),
         (name = "tokens", description = "Personal API tokens, scopes and usage logs"),
         (name = "system", description = "Health and documentation"),

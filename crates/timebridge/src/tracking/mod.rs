@@ -1,5 +1,6 @@
-//! The time-tracking core: the data the integrations read, write and react to.
-//! (Projects now; clients, tasks, time entries, timer, invoices and the rest arrive with the
-//! core-API issue.)
+//! The time-tracking core: the data the integrations read, write and react to. Each resource
+//! is a folder: `mod.rs` (the resource as the API shows it), `entity.rs` (its table),
+//! `service.rs` (rules, transactions, events), `routes.rs` (HTTP only).
 
+pub mod clients;
 pub mod projects;

@@ -4,6 +4,8 @@
 mod support;
 
 mod cli;
+mod clients;
+mod events;
 mod projects;
 mod ratelimit;
 mod read_cache;

@@ -266,3 +266,68 @@ macro_rules! both {
         )*
     };
 }
+
+/// What an endpoint needs of a token, for [`scope_matrix`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Needs {
+    Read,
+    Write,
+}
+
+/// The scope matrix of a resource's endpoints: with no token each answers 401; with a token of
+/// only `read:<resource>`, reads are let through and writes answer 403 naming
+/// `write:<resource>`; with `write:<resource>` everything is let through. "Let through" means
+/// the answer is neither 401 nor 403 (it may still be 404 or 400 for the placeholder ids).
+pub async fn scope_matrix(
+    app: &TestApp,
+    admin: bool,
+    resource: &str,
+    endpoints: &[(reqwest::Method, String, Needs)],
+) {
+    let member = app.member(admin, Plan::Enterprise).await;
+    let read = app.token(&member, &[&format!("read:{resource}")]).await;
+    let write = app.token(&member, &[&format!("write:{resource}")]).await;
+    for (method, path, needs) in endpoints {
+        let request = |token: Option<&str>| {
+            let mut r = app.client.request(method.clone(), app.url(path));
+            if let Some(t) = token {
+                r = r.bearer_auth(t);
+            }
+            if *method != reqwest::Method::GET {
+                r = r.json(&serde_json::json!({}));
+            }
+            r
+        };
+        let (status, body) = send(request(None)).await;
+        assert_eq!(status, 401, "{method} {path} without a token: {body}");
+        assert_eq!(body["error_code"], "unauthorized");
+
+        let (status, body) = send(request(Some(&read))).await;
+        match needs {
+            Needs::Read => assert!(
+                status != 401 && status != 403,
+                "{method} {path} with read:{resource} got {status}: {body}"
+            ),
+            Needs::Write => {
+                assert_eq!(status, 403, "{method} {path} with read:{resource}: {body}");
+                assert_eq!(body["required_scope"], format!("write:{resource}"));
+            }
+        }
+        let (status, body) = send(request(Some(&write))).await;
+        assert!(
+            status != 401 && status != 403,
+            "{method} {path} with write:{resource} got {status}: {body}"
+        );
+    }
+}
+
+/// The workspace's events after `after`, as the feed returns them.
+pub async fn events_after(app: &TestApp, admin_token: &str, after: i64) -> Vec<Value> {
+    let (status, page) = send(app.get(
+        admin_token,
+        &format!("/api/v1/integration/events?after={after}&limit=1000"),
+    ))
+    .await;
+    assert_eq!(status, 200, "{page}");
+    page["events"].as_array().cloned().unwrap_or_default()
+}

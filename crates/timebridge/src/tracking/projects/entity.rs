@@ -23,6 +23,7 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub workspace_id: Uuid,
+    pub client_id: Option<Uuid>,
     pub name: String,
     pub description: Option<String>,
     /// Money is kept as integer cents: exact on SQLite and PostgreSQL alike.

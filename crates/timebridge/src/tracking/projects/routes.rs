@@ -3,13 +3,12 @@
 use axum::{extract::State, http::StatusCode, response::Response};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::{
-    entity::{self as project, ProjectStatus},
+    ProjectStatus, ProjectView,
     service::{self, NewProject, ProjectChanges, ProjectFilter},
 };
 use crate::{
@@ -18,7 +17,6 @@ use crate::{
         auth::Caller,
         error::{ApiError, ErrorBody},
         extract::{Json, Path, Query, double_option},
-        money,
         pagination::{PageParams, PageRequest, Pagination},
         read_cache::ReadKey,
     },
@@ -28,39 +26,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_projects, create_project))
         .routes(routes!(get_project, update_project, archive_project))
-}
-
-/// A project as the API shows it.
-#[derive(Serialize, ToSchema)]
-pub struct ProjectView {
-    pub id: Uuid,
-    pub name: String,
-    pub description: Option<String>,
-    /// Hourly rate, exact to the cent.
-    #[serde(with = "rust_decimal::serde::float_option")]
-    #[schema(value_type = Option<f64>, example = 85.5)]
-    pub hourly_rate: Option<Decimal>,
-    pub billable: bool,
-    pub status: ProjectStatus,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
-}
-
-impl From<project::Model> for ProjectView {
-    fn from(p: project::Model) -> Self {
-        Self {
-            id: p.id,
-            name: p.name,
-            description: p.description,
-            hourly_rate: p.hourly_rate_cents.map(money::from_cents),
-            billable: p.billable,
-            status: p.status,
-            created_at: p.created_at,
-            updated_at: p.updated_at,
-        }
-    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -86,6 +51,8 @@ pub struct ProjectCreated {
 pub struct ProjectListFilter {
     /// Only projects with this status (default: all).
     pub status: Option<ProjectStatus>,
+    /// Only this client's projects.
+    pub client_id: Option<Uuid>,
     /// Case-insensitive part of the name.
     pub search: Option<String>,
 }
@@ -94,6 +61,8 @@ pub struct ProjectListFilter {
 pub struct CreateProject {
     #[schema(example = "Website relaunch")]
     pub name: String,
+    /// A client of this workspace.
+    pub client_id: Option<Uuid>,
     pub description: Option<String>,
     /// Non-negative, at most two decimal places. A number or a decimal string.
     #[schema(value_type = Option<f64>, example = 85.5)]
@@ -107,6 +76,9 @@ pub struct CreateProject {
 #[derive(Deserialize, ToSchema)]
 pub struct UpdateProject {
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Uuid>)]
+    pub client_id: Option<Option<Uuid>>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub description: Option<Option<String>>,
@@ -136,18 +108,20 @@ async fn list_projects(
     let page = PageRequest::from_params(&page)?;
     let filter = ProjectFilter {
         status: filter.status,
+        client_id: filter.client_id,
         search: filter.search,
     };
     let key = ReadKey::new(
         caller.workspace_id,
         "projects.list",
-        format!("{page:?}{:?}{:?}", filter.status, filter.search),
+        format!("{page:?}{filter:?}"),
     );
+    let acting = caller.acting();
     app.reads
         .json(key, || async {
-            let (rows, total) = service::list(&app.db, caller.workspace_id, &filter, page).await?;
+            let (projects, total) = service::list(&app.db, &acting, &filter, page).await?;
             Ok(ProjectList {
-                projects: rows.into_iter().map(ProjectView::from).collect(),
+                projects,
                 pagination: Pagination::new(page, total),
             })
         })
@@ -170,12 +144,11 @@ async fn get_project(
     Path(id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
     let key = ReadKey::new(caller.workspace_id, "projects.get", id.to_string());
+    let acting = caller.acting();
     app.reads
         .json(key, || async {
-            let project = service::get(app.db.conn(), caller.workspace_id, id).await?;
-            Ok(ProjectEnvelope {
-                project: project.into(),
-            })
+            let project = service::get(&app.db, &acting, id).await?;
+            Ok(ProjectEnvelope { project })
         })
         .await
 }
@@ -197,9 +170,10 @@ async fn create_project(
 ) -> Result<(StatusCode, Json<ProjectCreated>), ApiError> {
     let project = service::create(
         &app.db,
-        caller.workspace_id,
+        &caller.acting(),
         NewProject {
             name: body.name,
+            client_id: body.client_id,
             description: body.description,
             hourly_rate: body.hourly_rate,
             billable: body.billable,
@@ -211,7 +185,7 @@ async fn create_project(
         StatusCode::CREATED,
         Json(ProjectCreated {
             message: "Project created successfully".into(),
-            project: project.into(),
+            project,
         }),
     ))
 }
@@ -236,15 +210,14 @@ async fn update_project(
 ) -> Result<Json<ProjectEnvelope>, ApiError> {
     let changes = ProjectChanges {
         name: body.name,
+        client_id: body.client_id,
         description: body.description,
         hourly_rate: body.hourly_rate,
         billable: body.billable,
         status: body.status,
     };
-    let project = service::update(&app.db, caller.workspace_id, id, changes).await?;
-    Ok(Json(ProjectEnvelope {
-        project: project.into(),
-    }))
+    let project = service::update(&app.db, &caller.acting(), id, changes).await?;
+    Ok(Json(ProjectEnvelope { project }))
 }
 
 /// Archive a project (TimeTracker's `DELETE` semantics: nothing is deleted).
@@ -262,8 +235,6 @@ async fn archive_project(
     caller: Caller,
     Path(id): Path<Uuid>,
 ) -> Result<Json<ProjectEnvelope>, ApiError> {
-    let project = service::archive(&app.db, caller.workspace_id, id).await?;
-    Ok(Json(ProjectEnvelope {
-        project: project.into(),
-    }))
+    let project = service::archive(&app.db, &caller.acting(), id).await?;
+    Ok(Json(ProjectEnvelope { project }))
 }

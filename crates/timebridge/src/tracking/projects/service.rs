@@ -1,35 +1,47 @@
-//! Rules and queries for projects. Every function is scoped to one workspace: a project of
-//! another workspace is indistinguishable from one that does not exist.
+//! Rules and queries for projects. Every function is scoped to the caller's workspace: a
+//! project of another workspace is indistinguishable from one that does not exist.
 
 use rust_decimal::Decimal;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
     sea_query::{Expr, ExprTrait, Func},
 };
 use uuid::Uuid;
 
-use super::entity::{self as project, ProjectStatus};
-use crate::platform::{
-    changes::WorkspaceChange,
-    db::{Db, count as count_rows},
-    error::{ApiError, FieldErrors},
-    money,
-    pagination::PageRequest,
-    time,
+use super::{
+    ProjectView,
+    entity::{self as project, ProjectStatus},
+};
+use crate::{
+    platform::{
+        acting::Acting,
+        changes::WorkspaceChange,
+        db::{Db, contains_pattern, count as count_rows},
+        error::{ApiError, FieldErrors},
+        money,
+        outbox::EventType,
+        pagination::PageRequest,
+        time,
+        validate::{optional_text, required_text},
+    },
+    tracking::clients::entity as client,
 };
 
 /// Filters of the project list.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct ProjectFilter {
     pub status: Option<ProjectStatus>,
+    pub client_id: Option<Uuid>,
     /// Case-insensitive substring of the name.
     pub search: Option<String>,
 }
 
 /// Fields of a new project.
+#[derive(Default)]
 pub struct NewProject {
     pub name: String,
+    pub client_id: Option<Uuid>,
     pub description: Option<String>,
     pub hourly_rate: Option<Decimal>,
     pub billable: Option<bool>,
@@ -40,52 +52,50 @@ pub struct NewProject {
 #[derive(Default)]
 pub struct ProjectChanges {
     pub name: Option<String>,
+    pub client_id: Option<Option<Uuid>>,
     pub description: Option<Option<String>>,
     pub hourly_rate: Option<Option<Decimal>>,
     pub billable: Option<bool>,
     pub status: Option<ProjectStatus>,
 }
 
-fn check_name(name: &str, errors: &mut FieldErrors) -> String {
-    let name = name.trim();
-    if name.is_empty() {
-        errors.add("name", "is required");
-    } else if name.chars().count() > 200 {
-        errors.add("name", "must be at most 200 characters");
-    }
-    name.to_owned()
+fn check_rate(errors: &mut FieldErrors, rate: Option<Decimal>) -> Option<i64> {
+    rate.and_then(|r| money::check("hourly_rate", r, false, errors))
 }
 
-fn check_description(description: Option<String>, errors: &mut FieldErrors) -> Option<String> {
-    let description = description
-        .map(|d| d.trim().to_owned())
-        .filter(|d| !d.is_empty());
-    if description
-        .as_ref()
-        .is_some_and(|d| d.chars().count() > 10_000)
-    {
-        errors.add("description", "must be at most 10000 characters");
+/// A `client_id` must name a client of the same workspace.
+async fn check_client<C: ConnectionTrait>(
+    db: &C,
+    workspace_id: Uuid,
+    client_id: Option<Uuid>,
+) -> Result<(), ApiError> {
+    let Some(id) = client_id else { return Ok(()) };
+    let found = client::Entity::find_by_id(id)
+        .filter(client::Column::WorkspaceId.eq(workspace_id))
+        .one(db)
+        .await?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(ApiError::invalid(
+            "client_id",
+            "no such client in this workspace",
+        )),
     }
-    description
-}
-
-fn check_rate(rate: Option<Decimal>, errors: &mut FieldErrors) -> Option<i64> {
-    let rate = rate?;
-    money::to_cents(rate)
-        .map_err(|problem| errors.add("hourly_rate", problem))
-        .ok()
 }
 
 /// One page of the workspace's projects, by name.
 pub async fn list(
-    db: &DatabaseConnection,
-    workspace_id: Uuid,
+    db: &Db,
+    acting: &Acting,
     filter: &ProjectFilter,
     page: PageRequest,
-) -> Result<(Vec<project::Model>, u64), ApiError> {
-    let mut cond = Condition::all().add(project::Column::WorkspaceId.eq(workspace_id));
+) -> Result<(Vec<ProjectView>, u64), ApiError> {
+    let mut cond = Condition::all().add(project::Column::WorkspaceId.eq(acting.workspace_id));
     if let Some(status) = filter.status {
         cond = cond.add(project::Column::Status.eq(status));
+    }
+    if let Some(client_id) = filter.client_id {
+        cond = cond.add(project::Column::ClientId.eq(client_id));
     }
     if let Some(search) = filter
         .search
@@ -93,30 +103,25 @@ pub async fn list(
         .map(str::trim)
         .filter(|s| !s.is_empty())
     {
-        let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
-        cond = cond.add(Expr::expr(Func::lower(Expr::col(project::Column::Name))).like(pattern));
+        cond = cond.add(
+            Expr::expr(Func::lower(Expr::col(project::Column::Name)))
+                .like(contains_pattern(search)),
+        );
     }
-    let total = count_rows(project::Entity::find().filter(cond.clone()), db).await?;
+    let total = count_rows(project::Entity::find().filter(cond.clone()), db.conn()).await?;
     let rows = project::Entity::find()
         .filter(cond)
         .order_by_asc(project::Column::Name)
         .order_by_asc(project::Column::Id)
         .offset(page.offset())
         .limit(page.per_page)
-        .all(db)
+        .all(db.conn())
         .await?;
-    Ok((rows, total))
-}
-
-fn escape_like(text: &str) -> String {
-    // Wildcards in the search text match themselves; sea-query escapes with `\` by default.
-    text.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
+    Ok((rows.into_iter().map(ProjectView::from).collect(), total))
 }
 
 /// The project, when it exists in this workspace.
-pub async fn get<C: ConnectionTrait>(
+pub async fn find<C: ConnectionTrait>(
     db: &C,
     workspace_id: Uuid,
     id: Uuid,
@@ -128,22 +133,26 @@ pub async fn get<C: ConnectionTrait>(
         .ok_or(ApiError::NotFound("Project"))
 }
 
+pub async fn get(db: &Db, acting: &Acting, id: Uuid) -> Result<ProjectView, ApiError> {
+    find(db.conn(), acting.workspace_id, id)
+        .await
+        .map(ProjectView::from)
+}
+
 /// Creates a project. Billable by default; active unless created archived.
-pub async fn create(
-    db: &Db,
-    workspace_id: Uuid,
-    new: NewProject,
-) -> Result<project::Model, ApiError> {
+pub async fn create(db: &Db, acting: &Acting, new: NewProject) -> Result<ProjectView, ApiError> {
     let mut errors = FieldErrors::new();
-    let name = check_name(&new.name, &mut errors);
-    let description = check_description(new.description, &mut errors);
-    let rate = check_rate(new.hourly_rate, &mut errors);
+    let name = required_text(&mut errors, "name", &new.name, 200);
+    let description = optional_text(&mut errors, "description", new.description, 10_000);
+    let rate = check_rate(&mut errors, new.hourly_rate);
     errors.into_result()?;
+    let mut change = WorkspaceChange::begin(db, acting.workspace_id, acting.actor.clone()).await?;
+    check_client(&*change, acting.workspace_id, new.client_id).await?;
     let now = time::now();
-    let change = WorkspaceChange::begin(db, workspace_id).await?;
     let project = project::ActiveModel {
         id: Set(Uuid::now_v7()),
-        workspace_id: Set(workspace_id),
+        workspace_id: Set(acting.workspace_id),
+        client_id: Set(new.client_id),
         name: Set(name),
         description: Set(description),
         hourly_rate_cents: Set(rate),
@@ -154,27 +163,37 @@ pub async fn create(
     }
     .insert(&*change)
     .await?;
+    let view = ProjectView::from(project);
+    change.record(EventType::ProjectCreated, view.id, &view)?;
     change.commit().await?;
-    Ok(project)
+    Ok(view)
 }
 
-/// Applies changes to a project.
+/// Applies changes to a project. Archiving (a status change to `archived`) is recorded as
+/// `project.archived`; any other change as `project.updated`.
 pub async fn update(
     db: &Db,
-    workspace_id: Uuid,
+    acting: &Acting,
     id: Uuid,
     changes: ProjectChanges,
-) -> Result<project::Model, ApiError> {
+) -> Result<ProjectView, ApiError> {
     let mut errors = FieldErrors::new();
-    let name = changes.name.map(|n| check_name(&n, &mut errors));
+    let name = changes
+        .name
+        .map(|n| required_text(&mut errors, "name", &n, 200));
     let description = changes
         .description
-        .map(|d| check_description(d, &mut errors));
-    let rate = changes.hourly_rate.map(|r| check_rate(r, &mut errors));
+        .map(|d| optional_text(&mut errors, "description", d, 10_000));
+    let rate = changes.hourly_rate.map(|r| check_rate(&mut errors, r));
     errors.into_result()?;
-    let change = WorkspaceChange::begin(db, workspace_id).await?;
-    let existing = get(&*change, workspace_id, id).await?;
+    let mut change = WorkspaceChange::begin(db, acting.workspace_id, acting.actor.clone()).await?;
+    let existing = find(&*change, acting.workspace_id, id).await?;
+    let was_archived = existing.status == ProjectStatus::Archived;
     let mut active: project::ActiveModel = existing.into();
+    if let Some(client_id) = changes.client_id {
+        check_client(&*change, acting.workspace_id, client_id).await?;
+        active.client_id = Set(client_id);
+    }
     if let Some(name) = name {
         active.name = Set(name);
     }
@@ -191,21 +210,22 @@ pub async fn update(
         active.status = Set(status);
     }
     active.updated_at = Set(time::now());
-    let project = active.update(&*change).await?;
+    let view = ProjectView::from(active.update(&*change).await?);
+    let event = if !was_archived && view.status == ProjectStatus::Archived {
+        EventType::ProjectArchived
+    } else {
+        EventType::ProjectUpdated
+    };
+    change.record(event, view.id, &view)?;
     change.commit().await?;
-    Ok(project)
+    Ok(view)
 }
 
 /// Archives a project (what `DELETE /projects/{id}` does). Archiving twice is harmless.
-pub async fn archive(db: &Db, workspace_id: Uuid, id: Uuid) -> Result<project::Model, ApiError> {
-    update(
-        db,
-        workspace_id,
-        id,
-        ProjectChanges {
-            status: Some(ProjectStatus::Archived),
-            ..Default::default()
-        },
-    )
-    .await
+pub async fn archive(db: &Db, acting: &Acting, id: Uuid) -> Result<ProjectView, ApiError> {
+    let changes = ProjectChanges {
+        status: Some(ProjectStatus::Archived),
+        ..Default::default()
+    };
+    update(db, acting, id, changes).await
 }
