@@ -10,6 +10,8 @@ mod m20261123_000001_foundation;
 mod m20261123_000002_data_version;
 mod m20261123_000003_events;
 mod m20261123_000004_tracking;
+mod m20261123_000005_billing;
+mod m20261123_000006_time_off;
 
 /// The ordered list of migrations `timebridge migrate` and `timebridge serve` apply.
 pub struct Migrator;
@@ -22,6 +24,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_data_version::Migration),
             Box::new(m20261123_000003_events::Migration),
             Box::new(m20261123_000004_tracking::Migration),
+            Box::new(m20261123_000005_billing::Migration),
+            Box::new(m20261123_000006_time_off::Migration),
         ]
     }
 }

@@ -3,12 +3,21 @@
 
 mod support;
 
+mod billing;
 mod cli;
 mod clients;
 mod events;
+mod expenses;
 mod projects;
 mod ratelimit;
 mod read_cache;
+mod reports;
 mod scopes;
 mod system;
+mod tags;
+mod tasks;
+mod time_entries;
+mod time_off;
+mod timer;
+mod timesheets;
 mod tokens;

@@ -1,0 +1,3 @@
+//! (Being built: see issue 3.)
+
+pub mod routes;
