@@ -70,6 +70,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(tracking::clients::routes::routes())
         .merge(tracking::projects::routes::routes())
+        .merge(tracking::time_entries::routes::routes())
         .merge(tracking::tasks::routes::routes())
         .merge(tracking::tags::routes::routes())
         .merge(tracking::expenses::routes::routes())

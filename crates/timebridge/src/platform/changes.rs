@@ -60,6 +60,11 @@ impl WorkspaceChange {
         })
     }
 
+    /// The workspace this change writes to, once known.
+    pub fn workspace_id(&self) -> Option<Uuid> {
+        self.workspace_id
+    }
+
     /// Names the workspace this change writes to.
     pub fn bind(&mut self, workspace_id: Uuid) {
         self.workspace_id = Some(workspace_id);

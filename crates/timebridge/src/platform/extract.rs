@@ -74,6 +74,13 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
+/// Reads a typed value out of an already parsed JSON body, naming the offending field on a
+/// shape error (for handlers that also need the body as a whole, e.g. to hash it).
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value)
+        .map_err(|err| shape_error(&err.path().to_string(), &err.inner().to_string()))
+}
+
 /// Turns a serde "data" error at `path` into a validation error for that field.
 fn shape_error(path: &str, message: &str) -> ApiError {
     // serde reports a missing field at the parent's path: move it to the field itself.

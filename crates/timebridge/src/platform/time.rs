@@ -2,10 +2,10 @@
 //! reads back identically from either backend. The API writes them as RFC 3339, and reads
 //! ISO 8601 leniently (an offset or `Z`; a value without one is UTC).
 
+pub use time::format_description::well_known::Rfc3339;
 use time::{
     Date, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset,
-    format_description::{BorrowedFormatItem, well_known::Rfc3339},
-    macros::format_description,
+    format_description::BorrowedFormatItem, macros::format_description,
 };
 
 /// The current time, UTC, truncated to microseconds.

@@ -138,22 +138,44 @@ pub async fn create(db: &Db, acting: &Acting, new: NewClient) -> Result<ClientVi
     let rate = check_rate(&mut errors, new.default_hourly_rate);
     errors.into_result()?;
 
-    let now = time::now();
     let mut change = WorkspaceChange::begin(db, acting.workspace_id, acting.actor.clone()).await?;
+    let checked = NewClient {
+        name,
+        email,
+        contact_person,
+        phone,
+        address,
+        default_hourly_rate: None,
+    };
+    let view = insert(&mut change, acting.workspace_id, checked, rate).await?;
+    change.commit().await?;
+    Ok(view)
+}
+
+/// Inserts a checked client inside `change` and records `client.created` (409 when the name
+/// is taken).
+pub async fn insert(
+    change: &mut WorkspaceChange,
+    workspace_id: Uuid,
+    new: NewClient,
+    rate_cents: Option<i64>,
+) -> Result<ClientView, ApiError> {
+    let now = time::now();
+    let name = new.name;
     let inserted = client::ActiveModel {
         id: Set(Uuid::now_v7()),
-        workspace_id: Set(acting.workspace_id),
+        workspace_id: Set(workspace_id),
         name: Set(name.clone()),
-        email: Set(email),
-        contact_person: Set(contact_person),
-        phone: Set(phone),
-        address: Set(address),
-        default_hourly_rate_cents: Set(rate),
+        email: Set(new.email),
+        contact_person: Set(new.contact_person),
+        phone: Set(new.phone),
+        address: Set(new.address),
+        default_hourly_rate_cents: Set(rate_cents),
         status: Set(ClientStatus::Active),
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(&*change)
+    .insert(&**change)
     .await
     .map_err(|e| {
         if is_unique_violation(&e) {
@@ -164,7 +186,6 @@ pub async fn create(db: &Db, acting: &Acting, new: NewClient) -> Result<ClientVi
     })?;
     let view = ClientView::from(inserted);
     change.record(EventType::ClientCreated, view.id, &view)?;
-    change.commit().await?;
     Ok(view)
 }
 

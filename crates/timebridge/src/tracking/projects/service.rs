@@ -148,24 +148,40 @@ pub async fn create(db: &Db, acting: &Acting, new: NewProject) -> Result<Project
     errors.into_result()?;
     let mut change = WorkspaceChange::begin(db, acting.workspace_id, acting.actor.clone()).await?;
     check_client(&*change, acting.workspace_id, new.client_id).await?;
+    let new = NewProject {
+        name,
+        description,
+        ..new
+    };
+    let view = insert(&mut change, acting.workspace_id, new, rate).await?;
+    change.commit().await?;
+    Ok(view)
+}
+
+/// Inserts a checked project inside `change` and records `project.created`.
+pub async fn insert(
+    change: &mut WorkspaceChange,
+    workspace_id: Uuid,
+    new: NewProject,
+    rate_cents: Option<i64>,
+) -> Result<ProjectView, ApiError> {
     let now = time::now();
     let project = project::ActiveModel {
         id: Set(Uuid::now_v7()),
-        workspace_id: Set(acting.workspace_id),
+        workspace_id: Set(workspace_id),
         client_id: Set(new.client_id),
-        name: Set(name),
-        description: Set(description),
-        hourly_rate_cents: Set(rate),
+        name: Set(new.name),
+        description: Set(new.description),
+        hourly_rate_cents: Set(rate_cents),
         billable: Set(new.billable.unwrap_or(true)),
         status: Set(new.status.unwrap_or(ProjectStatus::Active)),
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(&*change)
+    .insert(&**change)
     .await?;
     let view = ProjectView::from(project);
     change.record(EventType::ProjectCreated, view.id, &view)?;
-    change.commit().await?;
     Ok(view)
 }
 

@@ -2,7 +2,16 @@
 //! (`/timer/start` creates it, `/timer/stop` finishes it). Members see and change only their
 //! own entries; admins see and change everyone's.
 
+pub mod bulk;
+mod csv_rows;
 pub mod entity;
+pub mod idempotency;
+pub mod import;
+pub mod routes;
+pub mod service;
+mod tagging;
+mod task_link;
+pub mod timer;
 
 use std::collections::HashMap;
 
@@ -60,6 +69,14 @@ pub struct TimeEntryView {
     pub updated_at: OffsetDateTime,
 }
 
+/// The answer to a change of one entry: what happened, and the entry.
+#[derive(Serialize, ToSchema)]
+pub struct TimeEntryChanged {
+    #[schema(example = "Time entry created successfully")]
+    pub message: String,
+    pub time_entry: TimeEntryView,
+}
+
 /// `HH:MM:SS` for a number of seconds (hours may exceed 24).
 pub fn format_duration(seconds: i64) -> String {
     let s = seconds.max(0);
@@ -74,7 +91,7 @@ pub fn hours(seconds: i64) -> Decimal {
 impl TimeEntryView {
     /// The view of an entry carrying these tag names.
     pub fn new(e: entity::Model, mut tags: Vec<String>) -> Self {
-        tags.sort();
+        tags.sort_by_key(|t| t.to_lowercase());
         let elapsed = match (e.duration_seconds, e.end_time) {
             (Some(d), _) => d,
             (None, None) => (crate::platform::time::now() - e.start_time).whole_seconds(),

@@ -1,0 +1,276 @@
+//! `/api/v1/timer/{start,stop,status}`: one running timer per user. A running timer is a time
+//! entry without an end; the unique `running_user_id` column makes "one per user" hold even
+//! when two starts race.
+
+use axum::{extract::State, http::StatusCode};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use super::{TimeEntryChanged, TimeEntryView, entity as entry, service, views};
+use crate::{
+    app::AppState,
+    platform::{
+        acting::Acting,
+        auth::Caller,
+        changes::WorkspaceChange,
+        db::{Db, is_unique_violation},
+        error::{ApiError, ErrorBody, FieldErrors},
+        extract::Json,
+        outbox::EventType,
+        time::{self, parse_datetime},
+        validate::optional_text,
+    },
+};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(start_timer))
+        .routes(routes!(stop_timer))
+        .routes(routes!(timer_status))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct StartTimer {
+    pub project_id: Option<Uuid>,
+    /// A task of the project.
+    pub task_id: Option<Uuid>,
+    pub notes: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+pub struct StopTimer {
+    /// When it stopped (default: now); after the start, not in the future.
+    pub stop_time: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TimerStarted {
+    #[schema(example = "Timer started successfully")]
+    pub message: String,
+    pub timer: TimeEntryView,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TimerStatus {
+    pub active: bool,
+    pub timer: Option<TimeEntryView>,
+}
+
+/// The user's running timer in this workspace, if any.
+pub async fn running<C: ConnectionTrait>(
+    db: &C,
+    workspace_id: Uuid,
+    user_id: Uuid,
+) -> Result<Option<entry::Model>, ApiError> {
+    Ok(entry::Entity::find()
+        .filter(entry::Column::RunningUserId.eq(user_id))
+        .filter(entry::Column::WorkspaceId.eq(workspace_id))
+        .one(db)
+        .await?)
+}
+
+fn already_running(timer: Option<&TimeEntryView>) -> ApiError {
+    ApiError::coded(
+        StatusCode::CONFLICT,
+        "timer_already_running",
+        "You already have an active timer. Stop it before starting a new one.",
+    )
+    .with_details(json!({ "timer": timer }))
+}
+
+/// Starts a timer for the acting user.
+pub async fn start(
+    db: &Db,
+    acting: &Acting,
+    project_id: Option<Uuid>,
+    task_id: Option<Uuid>,
+    notes: Option<String>,
+) -> Result<TimeEntryView, ApiError> {
+    let mut errors = FieldErrors::new();
+    if project_id.is_none() {
+        errors.add("project_id", "is required");
+    }
+    let notes = optional_text(&mut errors, "notes", notes, service::MAX_NOTES);
+    let mut change = WorkspaceChange::begin(db, acting.workspace_id, acting.actor.clone()).await?;
+    let project = service::check_links(
+        &*change,
+        acting.workspace_id,
+        project_id,
+        task_id,
+        &mut errors,
+    )
+    .await?;
+    errors.into_result()?;
+    let Some(project) = project else {
+        return Err(ApiError::invalid("project_id", "is required"));
+    };
+    service::check_project_takes_time(&project)?;
+    // Any running timer of the user, in any workspace, blocks a second one.
+    if let Some(current) = entry::Entity::find()
+        .filter(entry::Column::RunningUserId.eq(acting.user_id))
+        .one(&*change)
+        .await?
+    {
+        let current = views(&*change, vec![current]).await?.pop();
+        return Err(already_running(current.as_ref()));
+    }
+    let now = time::now();
+    let model = entry::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        workspace_id: Set(acting.workspace_id),
+        user_id: Set(acting.user_id),
+        project_id: Set(Some(project.id)),
+        task_id: Set(task_id),
+        start_time: Set(now),
+        end_time: Set(None),
+        duration_seconds: Set(None),
+        notes: Set(notes),
+        billable: Set(project.billable),
+        paid: Set(false),
+        invoice_id: Set(None),
+        source: Set("timer".into()),
+        running_user_id: Set(Some(acting.user_id)),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&*change)
+    .await
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            already_running(None)
+        } else {
+            e.into()
+        }
+    })?;
+    let view = TimeEntryView::new(model, Vec::new());
+    change.record(EventType::TimerStarted, view.id, &view)?;
+    change.commit().await?;
+    Ok(view)
+}
+
+/// Stops the acting user's running timer, at `stop_time` or now.
+pub async fn stop(
+    db: &Db,
+    acting: &Acting,
+    stop_time: Option<String>,
+) -> Result<TimeEntryView, ApiError> {
+    let now = time::now();
+    let end = match stop_time.as_deref() {
+        None => now,
+        Some(text) => parse_datetime(text).map_err(|p| ApiError::invalid("stop_time", p))?,
+    };
+    if end > now {
+        return Err(ApiError::invalid("stop_time", "must not be in the future"));
+    }
+    let mut change = WorkspaceChange::begin(db, acting.workspace_id, acting.actor.clone()).await?;
+    let Some(current) = running(&*change, acting.workspace_id, acting.user_id).await? else {
+        return Err(ApiError::coded(
+            StatusCode::CONFLICT,
+            "no_active_timer",
+            "No active timer to stop",
+        ));
+    };
+    if end <= current.start_time {
+        return Err(ApiError::invalid(
+            "stop_time",
+            "must be after the timer's start_time",
+        ));
+    }
+    let mut active: entry::ActiveModel = current.clone().into();
+    active.end_time = Set(Some(end));
+    active.duration_seconds = Set(Some((end - current.start_time).whole_seconds()));
+    active.running_user_id = Set(None);
+    active.updated_at = Set(now);
+    let model = active.update(&*change).await?;
+    let view = views(&*change, vec![model]).await?.remove(0);
+    change.record(EventType::TimerStopped, view.id, &view)?;
+    change.commit().await?;
+    Ok(view)
+}
+
+/// Start a timer on a project (optionally a task of it). One runs per user: a second start is
+/// 409 `timer_already_running`, with the running `timer`.
+#[utoipa::path(
+    post, path = "/api/v1/timer/start", tag = "timer",
+    request_body = StartTimer,
+    security(("api_token" = ["write:time_entries"])),
+    responses(
+        (status = 201, body = TimerStarted),
+        (status = 400, description = "No or unknown project; archived project; task of another project", body = ErrorBody),
+        (status = 409, description = "A timer is already running", body = ErrorBody),
+    )
+)]
+async fn start_timer(
+    State(app): State<AppState>,
+    caller: Caller,
+    Json(body): Json<StartTimer>,
+) -> Result<(StatusCode, Json<TimerStarted>), ApiError> {
+    let timer = start(
+        &app.db,
+        &caller.acting(),
+        body.project_id,
+        body.task_id,
+        body.notes,
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(TimerStarted {
+            message: "Timer started successfully".into(),
+            timer,
+        }),
+    ))
+}
+
+/// Stop the running timer: it becomes a finished time entry.
+#[utoipa::path(
+    post, path = "/api/v1/timer/stop", tag = "timer",
+    request_body(content = Option<StopTimer>, description = "Optional"),
+    security(("api_token" = ["write:time_entries"])),
+    responses(
+        (status = 200, body = TimeEntryChanged),
+        (status = 400, description = "Invalid stop_time", body = ErrorBody),
+        (status = 409, description = "No timer is running (`no_active_timer`)", body = ErrorBody),
+    )
+)]
+async fn stop_timer(
+    State(app): State<AppState>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> Result<Json<TimeEntryChanged>, ApiError> {
+    let body: StopTimer = if body.iter().all(u8::is_ascii_whitespace) {
+        StopTimer::default()
+    } else {
+        crate::platform::extract::parse_json(&body)?
+    };
+    let time_entry = stop(&app.db, &caller.acting(), body.stop_time).await?;
+    Ok(Json(TimeEntryChanged {
+        message: "Timer stopped successfully".into(),
+        time_entry,
+    }))
+}
+
+/// Whether a timer is running, and which.
+#[utoipa::path(
+    get, path = "/api/v1/timer/status", tag = "timer",
+    security(("api_token" = ["read:time_entries"])),
+    responses((status = 200, body = TimerStatus))
+)]
+async fn timer_status(
+    State(app): State<AppState>,
+    caller: Caller,
+) -> Result<Json<TimerStatus>, ApiError> {
+    let current = running(app.db.conn(), caller.workspace_id, caller.user_id).await?;
+    let timer = match current {
+        Some(model) => views(app.db.conn(), vec![model]).await?.pop(),
+        None => None,
+    };
+    Ok(Json(TimerStatus {
+        active: timer.is_some(),
+        timer,
+    }))
+}
