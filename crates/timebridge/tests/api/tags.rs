@@ -228,6 +228,41 @@ both! {
         assert_eq!(err.status(), 400);
     }
 
+    async fn concurrent_writers_never_make_two_tags_of_one_name(backend) {
+        let app = TestApp::start(backend).await;
+        let (member, token) = app.caller(true, &["admin:all"]).await;
+        let posts: Vec<_> = ["Dev", "dev", "DEV", "dEv", "Dev", "deV"]
+            .map(|name| tokio::spawn(send(app.post(&token, "/api/v1/tags").json(&json!({"name": name})))))
+            .into_iter()
+            .collect();
+        let mut statuses = Vec::new();
+        for post in posts {
+            statuses.push(post.await.unwrap().0);
+        }
+        assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
+        assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 5, "{statuses:?}");
+
+        let ws = member.workspace.id;
+        let mut handles = Vec::new();
+        for _ in 0..6 {
+            let db = app.db.clone();
+            handles.push(tokio::spawn(async move {
+                let mut change = WorkspaceChange::begin(&db, ws, Actor::system()).await.unwrap();
+                let tags = tags::find_or_create_by_names(&mut change, ws, &["Shared".to_owned(), "dev".to_owned()]).await.unwrap();
+                change.commit().await.unwrap();
+                tags.iter().map(|t| t.id).collect::<Vec<_>>()
+            }));
+        }
+        let mut ids = Vec::new();
+        for handle in handles {
+            ids.push(handle.await.unwrap());
+        }
+        assert!(ids.windows(2).all(|w| w[0] == w[1]), "{ids:?}");
+        let (_, list) = send(app.get(&token, "/api/v1/tags")).await;
+        assert_eq!(names(&list).len(), 2, "{list}");
+        assert_eq!(names(&list)[1], "Shared");
+    }
+
     async fn tag_endpoints_follow_the_scope_matrix(backend) {
         let app = TestApp::start(backend).await;
         let id = Uuid::now_v7();

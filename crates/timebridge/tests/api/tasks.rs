@@ -336,6 +336,32 @@ both! {
         assert_eq!(bad.status(), 400);
     }
 
+    async fn concurrent_upserts_of_one_reference_make_one_task(backend) {
+        let app = TestApp::start(backend).await;
+        let (member, admin) = app.caller(true, &["admin:all"]).await;
+        let p = Uuid::parse_str(&project(&app, &admin, "Repo").await).unwrap();
+        let acting = Acting::system(member.workspace.id, Actor::integration("github", None));
+        let mut handles = Vec::new();
+        for n in 0..6 {
+            let (db, acting) = (app.db.clone(), acting.clone());
+            handles.push(tokio::spawn(async move {
+                let name = if n % 2 == 0 { "Issue" } else { "Issue (edited)" };
+                tasks::upsert_by_external_ref(&db, &acting, p, "github_issue_9", name, None, None).await
+            }));
+        }
+        let mut created = 0;
+        let mut ids = Vec::new();
+        for handle in handles {
+            let (view, is_new) = handle.await.unwrap().expect("no upsert fails");
+            created += usize::from(is_new);
+            ids.push(view.id);
+        }
+        assert_eq!(created, 1);
+        assert!(ids.windows(2).all(|w| w[0] == w[1]));
+        let (_, list) = send(app.get(&admin, "/api/v1/tasks")).await;
+        assert_eq!(list["pagination"]["total"], 1);
+    }
+
     async fn task_endpoints_follow_the_scope_matrix(backend) {
         let app = TestApp::start(backend).await;
         let id = Uuid::now_v7();

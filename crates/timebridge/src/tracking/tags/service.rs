@@ -26,7 +26,7 @@ use crate::{
         outbox::EventType,
         pagination::PageRequest,
         time,
-        validate::{optional_text, required_text},
+        validate::required_text,
     },
 };
 
@@ -57,7 +57,9 @@ pub struct TagChanges {
 
 /// A colour is `#rrggbb` (stored lower-case); empty means none.
 fn check_color(errors: &mut FieldErrors, color: Option<String>) -> Option<String> {
-    let color = optional_text(errors, "color", color, 7)?;
+    let color = color
+        .map(|c| c.trim().to_owned())
+        .filter(|c| !c.is_empty())?;
     let hex = color.strip_prefix('#').unwrap_or_default();
     if hex.len() != 6 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
         errors.add("color", "must be a colour such as #1f6feb");
@@ -208,9 +210,9 @@ pub async fn update(
     let color = changes.color.map(|c| check_color(&mut errors, c));
     errors.into_result()?;
     let mut change = WorkspaceChange::begin(db, acting.workspace_id, acting.actor.clone()).await?;
-    lock_workspace(&change, acting.workspace_id).await?;
     let mut active: tag::ActiveModel = find(&*change, acting.workspace_id, id).await?.into();
     if let Some(name) = &name {
+        lock_workspace(&change, acting.workspace_id).await?;
         check_name_free(&*change, acting.workspace_id, name, Some(id)).await?;
         active.name = Set(name.clone());
     }

@@ -362,8 +362,27 @@ pub async fn update(
     errors.into_result()?;
 
     let before = (existing.status, existing.completed_at);
-    let now = clock::now();
+    let external_ref = checked.external_ref.clone().flatten();
     let mut active: task::ActiveModel = existing.into();
+    apply(&mut active, changes, checked, before);
+    let updated = active
+        .update(&*change)
+        .await
+        .map_err(|e| duplicate_ref(e, external_ref.as_deref()))?;
+    let view = TaskView::from(updated);
+    record_update(&mut change, before.0, &view)?;
+    change.commit().await?;
+    Ok(view)
+}
+
+/// Sets the changed fields; a new status also settles `completed_at`.
+fn apply(
+    active: &mut task::ActiveModel,
+    changes: TaskChanges,
+    checked: CheckedChanges,
+    before: (TaskStatus, Option<OffsetDateTime>),
+) {
+    let now = clock::now();
     if let Some(project_id) = changes.project_id {
         active.project_id = Set(project_id);
     }
@@ -389,19 +408,10 @@ pub async fn update(
     if let Some(estimate) = checked.estimate {
         active.estimated_hours = Set(estimate);
     }
-    let external_ref = checked.external_ref.clone().flatten();
     if let Some(external_ref) = checked.external_ref {
         active.external_ref = Set(external_ref);
     }
     active.updated_at = Set(now);
-    let updated = active
-        .update(&*change)
-        .await
-        .map_err(|e| duplicate_ref(e, external_ref.as_deref()))?;
-    let view = TaskView::from(updated);
-    record_update(&mut change, before.0, &view)?;
-    change.commit().await?;
-    Ok(view)
 }
 
 /// `task.completed` when the change made the task done, else `task.updated`.
@@ -478,23 +488,51 @@ pub async fn upsert_by_external_ref(
         change.commit().await?;
         return Ok((view, true));
     };
-    let priority = priority.unwrap_or(existing.priority);
-    if existing.project_id == project_id
-        && existing.name == name
-        && existing.description == description
-        && existing.priority == priority
-    {
+    let wanted = Synced {
+        project_id,
+        priority: priority.unwrap_or(existing.priority),
+        name,
+        description,
+    };
+    if wanted.matches(&existing) {
         return Ok((TaskView::from(existing), false));
     }
-    let before = existing.status;
-    let mut active: task::ActiveModel = existing.into();
-    active.project_id = Set(project_id);
-    active.name = Set(name);
-    active.description = Set(description);
-    active.priority = Set(priority);
-    active.updated_at = Set(clock::now());
-    let view = TaskView::from(active.update(&*change).await?);
-    record_update(&mut change, before, &view)?;
+    let view = sync(&mut change, existing, wanted).await?;
     change.commit().await?;
     Ok((view, false))
+}
+
+/// What a connector keeps in step on its task.
+struct Synced {
+    project_id: Uuid,
+    name: String,
+    description: Option<String>,
+    priority: TaskPriority,
+}
+
+impl Synced {
+    fn matches(&self, task: &task::Model) -> bool {
+        task.project_id == self.project_id
+            && task.name == self.name
+            && task.description == self.description
+            && task.priority == self.priority
+    }
+}
+
+/// Brings a connector's task in line (`task.updated`).
+async fn sync(
+    change: &mut WorkspaceChange,
+    existing: task::Model,
+    wanted: Synced,
+) -> Result<TaskView, ApiError> {
+    let before = existing.status;
+    let mut active: task::ActiveModel = existing.into();
+    active.project_id = Set(wanted.project_id);
+    active.name = Set(wanted.name);
+    active.description = Set(wanted.description);
+    active.priority = Set(wanted.priority);
+    active.updated_at = Set(clock::now());
+    let view = TaskView::from(active.update(&**change).await?);
+    record_update(change, before, &view)?;
+    Ok(view)
 }
