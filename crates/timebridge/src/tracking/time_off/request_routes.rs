@@ -173,7 +173,7 @@ async fn create_request(
 #[utoipa::path(
     post, path = "/api/v1/time-off/requests/{id}/approve", tag = "time off",
     params(("id" = Uuid, Path, description = "Time-off request id")),
-    request_body = ReviewComment,
+    request_body = Option<ReviewComment>,
     security(("api_token" = ["write:time_entries"])),
     responses(
         (status = 200, body = TimeOffRequestChanged),
@@ -206,7 +206,7 @@ async fn approve_request(
 #[utoipa::path(
     post, path = "/api/v1/time-off/requests/{id}/reject", tag = "time off",
     params(("id" = Uuid, Path, description = "Time-off request id")),
-    request_body = ReviewComment,
+    request_body = Option<ReviewComment>,
     security(("api_token" = ["write:time_entries"])),
     responses(
         (status = 200, body = TimeOffRequestChanged),

@@ -129,6 +129,18 @@ pub async fn list(
     Ok((views, total))
 }
 
+/// A request's leave type was deleted by a concurrent change.
+fn leave_type_gone(e: sea_orm::DbErr) -> ApiError {
+    if is_foreign_key_violation(&e) {
+        ApiError::invalid(
+            "leave_type_id",
+            "is not an enabled leave type of this workspace",
+        )
+    } else {
+        e.into()
+    }
+}
+
 /// Files a request for the caller against an enabled leave type of the workspace.
 pub async fn create(
     db: &Db,
@@ -154,7 +166,10 @@ pub async fn create(
     let leave_type_name = leave_type.map(|t| t.name).unwrap_or_default();
 
     let now = time::now();
-    let submit = new.submit.unwrap_or(true);
+    let (status, submitted_at) = match new.submit.unwrap_or(true) {
+        true => (TimeOffStatus::Submitted, Some(now)),
+        false => (TimeOffStatus::Draft, None),
+    };
     let inserted = request::ActiveModel {
         id: Set(Uuid::now_v7()),
         workspace_id: Set(acting.workspace_id),
@@ -165,14 +180,10 @@ pub async fn create(
         start_half_day: Set(new.start_half_day.unwrap_or(false)),
         end_half_day: Set(new.end_half_day.unwrap_or(false)),
         requested_hundredths: Set(requested),
-        status: Set(if submit {
-            TimeOffStatus::Submitted
-        } else {
-            TimeOffStatus::Draft
-        }),
+        status: Set(status),
         requested_comment: Set(comment),
         review_comment: Set(None),
-        submitted_at: Set(submit.then_some(now)),
+        submitted_at: Set(submitted_at),
         reviewed_at: Set(None),
         reviewed_by: Set(None),
         created_at: Set(now),
@@ -180,17 +191,7 @@ pub async fn create(
     }
     .insert(&*change)
     .await
-    .map_err(|e| {
-        // The leave type was deleted by a concurrent change.
-        if is_foreign_key_violation(&e) {
-            ApiError::invalid(
-                "leave_type_id",
-                "is not an enabled leave type of this workspace",
-            )
-        } else {
-            e.into()
-        }
-    })?;
+    .map_err(leave_type_gone)?;
     let view = TimeOffRequestView::new(inserted, leave_type_name);
     change.record(EventType::TimeOffRequestCreated, view.id, &view)?;
     change.commit().await?;

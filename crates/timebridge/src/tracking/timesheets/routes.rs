@@ -133,7 +133,7 @@ async fn list_periods(
 /// one.
 #[utoipa::path(
     post, path = "/api/v1/timesheet-periods", tag = "timesheets",
-    request_body = OpenPeriod,
+    request_body = Option<OpenPeriod>,
     security(("api_token" = ["write:time_entries"])),
     responses(
         (status = 201, description = "The period was created", body = TimesheetPeriodChanged),
@@ -195,7 +195,7 @@ async fn submit_period(
 #[utoipa::path(
     post, path = "/api/v1/timesheet-periods/{id}/approve", tag = "timesheets",
     params(("id" = Uuid, Path, description = "Timesheet period id")),
-    request_body = ApprovalComment,
+    request_body = Option<ApprovalComment>,
     security(("api_token" = ["write:time_entries"])),
     responses(
         (status = 200, body = TimesheetPeriodChanged),

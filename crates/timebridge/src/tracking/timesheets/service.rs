@@ -348,3 +348,23 @@ pub async fn delete(db: &Db, acting: &Acting, id: Uuid) -> Result<TimesheetPerio
     change.commit().await?;
     Ok(view)
 }
+
+#[cfg(test)]
+mod tests {
+    use ::time::macros::date;
+
+    use super::week_of;
+
+    #[test]
+    fn a_week_runs_from_monday_to_sunday() {
+        let week = Some((date!(2027 - 03 - 01), date!(2027 - 03 - 07)));
+        assert_eq!(week_of(date!(2027 - 03 - 01)), week);
+        assert_eq!(week_of(date!(2027 - 03 - 03)), week);
+        assert_eq!(week_of(date!(2027 - 03 - 07)), week);
+        // Across a year's end.
+        assert_eq!(
+            week_of(date!(2027 - 01 - 01)),
+            Some((date!(2026 - 12 - 28), date!(2027 - 01 - 03)))
+        );
+    }
+}
