@@ -95,7 +95,7 @@ fn shape_error(path: &str, message: &str) -> ApiError {
     ApiError::Validation(errors)
 }
 
-/// A JSON body that may be left out (`POST …/submit` with no body): an absent or empty body
+/// A JSON body that may be left out (`POST …/approve` with no body): an absent or empty body
 /// is `T::default()`; anything else is read as [`Json`].
 pub struct OptionalJson<T>(pub T);
 
