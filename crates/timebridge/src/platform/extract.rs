@@ -102,6 +102,30 @@ fn shape_error(path: &str, message: &str) -> ApiError {
     ApiError::Validation(errors)
 }
 
+/// A JSON body that may be left out (`POST …/approve` with no body): an absent or empty body
+/// is `T::default()`; anything else is read as [`Json`].
+pub struct OptionalJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for OptionalJson<T>
+where
+    T: DeserializeOwned + Default,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let headers = req.headers();
+        let empty = match headers.get(header::CONTENT_LENGTH) {
+            Some(length) => length.as_bytes() == b"0",
+            None => !headers.contains_key(header::TRANSFER_ENCODING),
+        };
+        if empty {
+            return Ok(Self(T::default()));
+        }
+        Json::from_request(req, state).await.map(|Json(v)| Self(v))
+    }
+}
+
 /// A query string. A value of the wrong type is a 400 naming the parameter.
 pub struct Query<T>(pub T);
 
