@@ -22,9 +22,14 @@ async fn main() -> anyhow::Result<()> {
         bail!("usage: seed-entries DATABASE_URL EMAIL COUNT [PER_DAY]");
     };
     let count: usize = count.parse().context("COUNT")?;
-    let per_day: i64 = rest.first().map_or(Ok(400), |p| p.parse()).context("PER_DAY")?;
+    let per_day: i64 = rest
+        .first()
+        .map_or(Ok(400), |p| p.parse())
+        .context("PER_DAY")?;
     let db = sea_orm::Database::connect(url.as_str()).await?;
-    let user = find_user_by_email(&db, email).await?.context("no such user")?;
+    let user = find_user_by_email(&db, email)
+        .await?
+        .context("no such user")?;
     let member = memberships_of(&db, &user)
         .await?
         .into_iter()
@@ -34,19 +39,24 @@ async fn main() -> anyhow::Result<()> {
 
     let stamp = now();
     let project_ids: Vec<Uuid> = (0..10).map(|_| Uuid::now_v7()).collect();
-    let rows = project_ids.iter().enumerate().map(|(i, id)| projects::entity::ActiveModel {
-        id: Set(*id),
-        workspace_id: Set(workspace),
-        client_id: Set(None),
-        name: Set(format!("Bench project {i:02}")),
-        description: Set(None),
-        hourly_rate_cents: Set(Some(9000)),
-        billable: Set(true),
-        status: Set(projects::ProjectStatus::Active),
-        created_at: Set(stamp),
-        updated_at: Set(stamp),
-    });
-    projects::entity::Entity::insert_many(rows).exec(&db).await?;
+    let rows = project_ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| projects::entity::ActiveModel {
+            id: Set(*id),
+            workspace_id: Set(workspace),
+            client_id: Set(None),
+            name: Set(format!("Bench project {i:02}")),
+            description: Set(None),
+            hourly_rate_cents: Set(Some(9000)),
+            billable: Set(true),
+            status: Set(projects::ProjectStatus::Active),
+            created_at: Set(stamp),
+            updated_at: Set(stamp),
+        });
+    projects::entity::Entity::insert_many(rows)
+        .exec(&db)
+        .await?;
 
     let step = Duration::seconds(86_400 / per_day.max(1));
     let length = Duration::minutes(30);

@@ -32,12 +32,16 @@ pub struct WorkspaceChange {
 }
 
 impl WorkspaceChange {
-    /// Begins the transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`), so
-    /// a transaction that reads before it writes waits for other writers instead of failing
-    /// when one commits in between.
+    /// Begins the transaction as the only writer of the workspace's data until it ends: on
+    /// SQLite by taking the database's write lock at once (`BEGIN IMMEDIATE`), on PostgreSQL by
+    /// locking the workspace row. Rules that read before they write (one running timer, the
+    /// next invoice number, a unique name) then hold without retries, and two changes of one
+    /// workspace can never deadlock. Changes of different workspaces still run side by side
+    /// on PostgreSQL.
     pub async fn begin(db: &Db, workspace_id: Uuid, actor: Actor) -> Result<Self, DbErr> {
         let mut change = Self::begin_unbound(db, actor).await?;
         change.workspace_id = Some(workspace_id);
+        change.lock_workspace().await?;
         Ok(change)
     }
 
@@ -68,6 +72,27 @@ impl WorkspaceChange {
     /// Names the workspace this change writes to.
     pub fn bind(&mut self, workspace_id: Uuid) {
         self.workspace_id = Some(workspace_id);
+    }
+
+    /// Makes this change the only writer of its workspace until it ends ([`begin`](Self::begin)
+    /// already does). On SQLite every write transaction already is the only writer (`BEGIN
+    /// IMMEDIATE`); on PostgreSQL this locks the workspace row `FOR NO KEY UPDATE`, which does
+    /// not conflict with the key-share locks that inserting rows referencing the workspace
+    /// takes. Locking again is harmless.
+    pub async fn lock_workspace(&self) -> Result<(), DbErr> {
+        let Some(workspace_id) = self.workspace_id else {
+            return Ok(());
+        };
+        if self.txn.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
+            return Ok(());
+        }
+        let query = Query::select()
+            .column(Alias::new("id"))
+            .from(Alias::new("workspaces"))
+            .and_where(Expr::col(Alias::new("id")).eq(workspace_id))
+            .lock(sea_orm::sea_query::LockType::NoKeyUpdate)
+            .take();
+        self.txn.query_one(&query).await.map(|_| ())
     }
 
     /// Who is making the change.

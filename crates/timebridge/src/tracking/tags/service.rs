@@ -16,18 +16,15 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{TagView, entity as tag};
-use crate::{
-    directory::entity::workspace,
-    platform::{
-        acting::Acting,
-        changes::WorkspaceChange,
-        db::{Db, contains_pattern, count as count_rows, is_unique_violation},
-        error::{ApiError, FieldErrors},
-        outbox::EventType,
-        pagination::PageRequest,
-        time,
-        validate::required_text,
-    },
+use crate::platform::{
+    acting::Acting,
+    changes::WorkspaceChange,
+    db::{Db, contains_pattern, count as count_rows, is_unique_violation},
+    error::{ApiError, FieldErrors},
+    outbox::EventType,
+    pagination::PageRequest,
+    time,
+    validate::required_text,
 };
 
 /// The longest tag name.
@@ -74,17 +71,6 @@ fn lower_name() -> Expr {
 
 fn duplicate(name: &str) -> ApiError {
     ApiError::Conflict(format!("A tag named '{name}' already exists"))
-}
-
-/// Takes the workspace's write lock now instead of at commit (PostgreSQL; SQLite's immediate
-/// transaction holds it already), so a case-blind name check and the write that follows cannot
-/// interleave with another change's.
-async fn lock_workspace(change: &WorkspaceChange, workspace_id: Uuid) -> Result<(), DbErr> {
-    workspace::Entity::find_by_id(workspace_id)
-        .lock_exclusive()
-        .one(&**change)
-        .await
-        .map(|_| ())
 }
 
 /// Refuses a name another tag of the workspace has, in any case.
@@ -168,7 +154,7 @@ pub async fn create(db: &Db, acting: &Acting, new: NewTag) -> Result<TagView, Ap
     let color = check_color(&mut errors, new.color);
     errors.into_result()?;
     let mut change = WorkspaceChange::begin(db, acting.workspace_id, acting.actor.clone()).await?;
-    lock_workspace(&change, acting.workspace_id).await?;
+    change.lock_workspace().await?;
     check_name_free(&*change, acting.workspace_id, &name, None).await?;
     let view = TagView::from(insert(&change, acting.workspace_id, name, color).await?);
     change.record(EventType::TagCreated, view.id, &view)?;
@@ -212,7 +198,7 @@ pub async fn update(
     let mut change = WorkspaceChange::begin(db, acting.workspace_id, acting.actor.clone()).await?;
     let mut active: tag::ActiveModel = find(&*change, acting.workspace_id, id).await?.into();
     if let Some(name) = &name {
-        lock_workspace(&change, acting.workspace_id).await?;
+        change.lock_workspace().await?;
         check_name_free(&*change, acting.workspace_id, name, Some(id)).await?;
         active.name = Set(name.clone());
     }
@@ -298,7 +284,7 @@ pub async fn find_or_create_by_names(
     }
     let mut found = existing_by_name(&**change, workspace_id, &wanted).await?;
     if wanted.iter().any(|(key, _)| !found.contains_key(key)) {
-        lock_workspace(change, workspace_id).await?;
+        change.lock_workspace().await?;
         found = existing_by_name(&**change, workspace_id, &wanted).await?;
     }
     let mut tags = Vec::with_capacity(wanted.len());

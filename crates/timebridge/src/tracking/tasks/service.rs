@@ -15,7 +15,7 @@ use super::{
     entity::{self as task, TaskPriority, TaskStatus},
 };
 use crate::{
-    directory::entity::{membership, workspace},
+    directory::entity::membership,
     platform::{
         acting::Acting,
         changes::WorkspaceChange,
@@ -121,17 +121,6 @@ async fn check_assignee<C: ConnectionTrait>(
         errors.add("assignee_id", "is not a member of this workspace");
     }
     Ok(())
-}
-
-/// Takes the workspace's write lock now instead of at commit (PostgreSQL; SQLite's immediate
-/// transaction holds it already), so a look-up by `external_ref` and the insert that follows
-/// cannot interleave with another change's.
-async fn lock_workspace(change: &WorkspaceChange, workspace_id: Uuid) -> Result<(), DbErr> {
-    workspace::Entity::find_by_id(workspace_id)
-        .lock_exclusive()
-        .one(&**change)
-        .await
-        .map(|_| ())
 }
 
 fn duplicate_ref(err: DbErr, external_ref: Option<&str>) -> ApiError {
@@ -464,7 +453,7 @@ pub async fn upsert_by_external_ref(
         DESCRIPTION_MAX,
     );
     let mut change = WorkspaceChange::begin(db, acting.workspace_id, acting.actor.clone()).await?;
-    lock_workspace(&change, acting.workspace_id).await?;
+    change.lock_workspace().await?;
     check_project(&*change, acting.workspace_id, project_id, &mut errors).await?;
     errors.into_result()?;
     let existing = task::Entity::find()

@@ -1,20 +1,15 @@
 //! The tags of time entries: names in, tag rows found or created, links replaced.
 
-use std::collections::HashMap;
-
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set,
+    ColumnTrait, EntityTrait, QueryFilter, Set,
     sea_query::{Expr, ExprTrait, Func},
 };
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::{
     platform::{
         changes::WorkspaceChange,
         error::{ApiError, FieldErrors},
-        outbox::EventType,
-        time,
     },
     tracking::tags::entity::{self as tag, entry_tag},
 };
@@ -56,46 +51,7 @@ pub async fn find_or_create(
     workspace_id: Uuid,
     names: &[String],
 ) -> Result<Vec<tag::Model>, ApiError> {
-    if names.is_empty() {
-        return Ok(Vec::new());
-    }
-    let lowered: Vec<String> = names.iter().map(|n| n.to_lowercase()).collect();
-    let existing = tag::Entity::find()
-        .filter(tag::Column::WorkspaceId.eq(workspace_id))
-        .filter(Expr::expr(Func::lower(Expr::col(tag::Column::Name))).is_in(lowered.clone()))
-        .all(&**change)
-        .await?;
-    let mut by_name: HashMap<String, tag::Model> = existing
-        .into_iter()
-        .map(|t| (t.name.to_lowercase(), t))
-        .collect();
-    let mut out = Vec::with_capacity(names.len());
-    for (name, key) in names.iter().zip(lowered) {
-        if let Some(found) = by_name.get(&key) {
-            out.push(found.clone());
-            continue;
-        }
-        let now = time::now();
-        let created = tag::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            workspace_id: Set(workspace_id),
-            name: Set(name.clone()),
-            color: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-        }
-        .insert(&**change)
-        .await?;
-        let view = json!({
-            "id": created.id, "name": created.name, "color": created.color,
-            "created_at": created.created_at.format(&time::Rfc3339).unwrap_or_default(),
-            "updated_at": created.updated_at.format(&time::Rfc3339).unwrap_or_default(),
-        });
-        change.record(EventType::TagCreated, created.id, &view)?;
-        by_name.insert(key, created.clone());
-        out.push(created);
-    }
-    Ok(out)
+    crate::tracking::tags::service::find_or_create_by_names(change, workspace_id, names).await
 }
 
 /// Replaces an entry's tags with these names; returns the names as stored.

@@ -2,13 +2,18 @@
 //! it when missing.
 
 use sea_orm::{
-    ConnectionTrait,
-    sea_query::{Alias, Expr, ExprTrait, Func, Query},
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set,
+    sea_query::{Expr, ExprTrait, Func},
 };
-use serde_json::json;
 use uuid::Uuid;
 
-use crate::platform::{changes::WorkspaceChange, error::ApiError, outbox::EventType, time};
+use crate::{
+    platform::{changes::WorkspaceChange, error::ApiError, outbox::EventType, time},
+    tracking::tasks::{
+        TaskView,
+        entity::{self as task, TaskPriority, TaskStatus},
+    },
+};
 
 /// The project's task with this name (case-insensitively), created (`todo`, `medium`, with a
 /// `task.created` event) when there is none.
@@ -18,51 +23,35 @@ pub async fn find_or_create(
     project_id: Uuid,
     name: &str,
 ) -> Result<Uuid, ApiError> {
-    let col = |c: &str| Expr::col(Alias::new(c));
-    let find = Query::select()
-        .column(Alias::new("id"))
-        .from(Alias::new("tasks"))
-        .and_where(col("workspace_id").eq(workspace_id))
-        .and_where(col("project_id").eq(project_id))
-        .and_where(Expr::expr(Func::lower(col("name"))).eq(name.to_lowercase()))
-        .take();
-    if let Some(row) = change.query_one(&find).await? {
-        return Ok(row.try_get_by_index(0)?);
+    let existing = task::Entity::find()
+        .filter(task::Column::WorkspaceId.eq(workspace_id))
+        .filter(task::Column::ProjectId.eq(project_id))
+        .filter(Expr::expr(Func::lower(Expr::col(task::Column::Name))).eq(name.to_lowercase()))
+        .one(&**change)
+        .await?;
+    if let Some(found) = existing {
+        return Ok(found.id);
     }
-    let id = Uuid::now_v7();
     let now = time::now();
-    let insert = Query::insert()
-        .into_table(Alias::new("tasks"))
-        .columns(
-            [
-                "id",
-                "workspace_id",
-                "project_id",
-                "name",
-                "status",
-                "priority",
-                "created_at",
-                "updated_at",
-            ]
-            .map(Alias::new),
-        )
-        .values_panic([
-            id.into(),
-            workspace_id.into(),
-            project_id.into(),
-            name.to_owned().into(),
-            "todo".into(),
-            "medium".into(),
-            now.into(),
-            now.into(),
-        ])
-        .take();
-    change.execute(&insert).await?;
-    let rfc = |t: ::time::OffsetDateTime| t.format(&time::Rfc3339).unwrap_or_default();
-    let view = json!({
-        "id": id, "project_id": project_id, "name": name, "status": "todo", "priority": "medium",
-        "created_at": rfc(now), "updated_at": rfc(now),
-    });
-    change.record(EventType::TaskCreated, id, &view)?;
-    Ok(id)
+    let created = task::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        workspace_id: Set(workspace_id),
+        project_id: Set(project_id),
+        name: Set(name.to_owned()),
+        description: Set(None),
+        status: Set(TaskStatus::Todo),
+        priority: Set(TaskPriority::Medium),
+        assignee_id: Set(None),
+        due_date: Set(None),
+        estimated_hours: Set(None),
+        external_ref: Set(None),
+        completed_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&**change)
+    .await?;
+    let view = TaskView::from(created);
+    change.record(EventType::TaskCreated, view.id, &view)?;
+    Ok(view.id)
 }
