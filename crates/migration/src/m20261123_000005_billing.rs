@@ -132,7 +132,10 @@ fn index(name: &str, table: impl IntoIden, cols: &[&'static str]) -> IndexCreate
     stmt
 }
 
-use ForeignKeyAction::{Cascade, Restrict, SetNull};
+// A client with quotes or invoices cannot be deleted. `NO ACTION` rather than `RESTRICT`:
+// SQLite reports a RESTRICT violation as a trigger error, NO ACTION as a foreign-key one (what
+// the clients service turns into a 409); on PostgreSQL both refuse the delete alike.
+use ForeignKeyAction::{Cascade, NoAction, SetNull};
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -186,7 +189,7 @@ async fn quotes(m: &SchemaManager<'_>) -> Result<(), DbErr> {
                 "fk_quotes_client",
                 (Quotes::Table, Quotes::ClientId),
                 (Clients::Table, Clients::Id),
-                Restrict,
+                NoAction,
             ))
             .foreign_key(&mut fk(
                 "fk_quotes_created_by",
@@ -283,7 +286,7 @@ async fn invoices(m: &SchemaManager<'_>) -> Result<(), DbErr> {
                 "fk_invoices_client",
                 (Invoices::Table, Invoices::ClientId),
                 (Clients::Table, Clients::Id),
-                Restrict,
+                NoAction,
             ))
             .foreign_key(&mut fk(
                 "fk_invoices_created_by",

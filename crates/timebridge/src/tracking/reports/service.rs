@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use ::time::{Date, Duration, OffsetDateTime, Time};
+use rust_decimal::Decimal;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
     QuerySelect, sea_query::Expr,
@@ -126,12 +127,15 @@ struct Group {
     seconds: i64,
 }
 
+/// `(project_id, user_id, billable, entries, seconds)` as the grouped query returns it.
+type GroupRow = (Option<Uuid>, Uuid, bool, i64, Option<i64>);
+
 async fn groups<C: ConnectionTrait>(
     db: &C,
     workspace_id: Uuid,
     range: &SummaryRange,
 ) -> Result<Vec<Group>, ApiError> {
-    let rows: Vec<(Option<Uuid>, Uuid, bool, i64, Option<i64>)> = time_entry::Entity::find()
+    let rows: Vec<GroupRow> = time_entry::Entity::find()
         .select_only()
         .column(time_entry::Column::ProjectId)
         .column(time_entry::Column::UserId)
@@ -241,12 +245,19 @@ pub async fn summary(db: &Db, acting: &Acting, range: &SummaryRange) -> Result<S
         end_date: range.end,
         total_hours: hours_2dp(total.seconds),
         billable_hours: hours_2dp(total.billable_seconds),
-        billable_amount: by_project.iter().map(|p| p.billable_amount).sum(),
+        billable_amount: total_amount(&by_project),
         total_entries: total.entries.max(0) as u64,
         by_project,
         by_user,
         by_day,
     })
+}
+
+/// Σ of the projects' amounts, with two decimals even when there are none.
+fn total_amount(projects: &[ProjectSummary]) -> Decimal {
+    let mut total: Decimal = projects.iter().map(|p| p.billable_amount).sum();
+    total.rescale(2);
+    total
 }
 
 async fn project_summaries(
