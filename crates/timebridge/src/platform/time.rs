@@ -1,6 +1,8 @@
-//! Timestamps: always UTC, always microsecond precision (what PostgreSQL keeps), so a value
-//! reads back identically from either backend. The API writes them as RFC 3339, and reads
-//! ISO 8601 leniently (an offset or `Z`; a value without one is UTC).
+//! Timestamps: always UTC, always whole seconds, so a value reads back identically from either
+//! backend and SQLite, which keeps them as RFC 3339 text, orders and compares them correctly
+//! (its text has no fraction of variable length: `09:00:00.5Z` would sort before `09:00:00Z`).
+//! The API writes them as RFC 3339, and reads ISO 8601 leniently (an offset or `Z`; a value
+//! without one is UTC).
 
 pub use time::format_description::well_known::Rfc3339;
 use time::{
@@ -8,16 +10,15 @@ use time::{
     format_description::BorrowedFormatItem, macros::format_description,
 };
 
-/// The current time, UTC, truncated to microseconds.
+/// The current time, UTC, truncated to the second.
 pub fn now() -> OffsetDateTime {
     truncate(OffsetDateTime::now_utc())
 }
 
-/// Normalises a timestamp to UTC with microsecond precision.
+/// Normalises a timestamp to UTC, truncated to the second.
 pub fn truncate(t: OffsetDateTime) -> OffsetDateTime {
     let t = t.to_offset(UtcOffset::UTC);
-    let micros = t.microsecond();
-    t.replace_microsecond(micros).unwrap_or(t)
+    t.replace_nanosecond(0).unwrap_or(t)
 }
 
 const NAIVE_FORMATS: &[&[BorrowedFormatItem<'static>]] = &[
@@ -67,7 +68,7 @@ pub fn parse_bound(text: &str, end: bool) -> Result<OffsetDateTime, String> {
     if let Ok(date) = parse_date(text) {
         let day = date.with_time(Time::MIDNIGHT).assume_utc();
         return Ok(if end {
-            day + time::Duration::DAY - time::Duration::MICROSECOND
+            day + time::Duration::DAY - time::Duration::SECOND
         } else {
             day
         });
@@ -136,6 +137,10 @@ mod tests {
             parse_datetime("2026-03-01 09:00").unwrap(),
             datetime!(2026-03-01 09:00 UTC)
         );
+        assert_eq!(
+            parse_datetime("2026-03-01T09:00:00.75Z").unwrap(),
+            datetime!(2026-03-01 09:00 UTC)
+        );
         assert!(parse_datetime("yesterday").is_err());
         assert!(parse_datetime("2026-02-30T09:00:00Z").is_err());
     }
@@ -148,7 +153,7 @@ mod tests {
         );
         assert_eq!(
             parse_bound("2026-03-01", true).unwrap(),
-            datetime!(2026-03-01 23:59:59.999999 UTC)
+            datetime!(2026-03-01 23:59:59 UTC)
         );
     }
 }

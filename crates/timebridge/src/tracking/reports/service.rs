@@ -96,7 +96,7 @@ fn midnight(day: Date) -> OffsetDateTime {
 }
 
 fn end_of(day: Date) -> OffsetDateTime {
-    midnight(day) + Duration::DAY - Duration::MICROSECOND
+    midnight(day) + Duration::DAY - Duration::SECOND
 }
 
 /// The entries a summary counts: finished, started within the range, of the asked user and

@@ -83,9 +83,11 @@ pub fn format_duration(seconds: i64) -> String {
     format!("{:02}:{:02}:{:02}", s / 3600, (s % 3600) / 60, s % 60)
 }
 
-/// Seconds as hours, rounded half away from zero to two decimals.
+/// Seconds as hours, rounded half away from zero to two decimals (as invoices and reports
+/// round them).
 pub fn hours(seconds: i64) -> Decimal {
-    (Decimal::from(seconds) / Decimal::from(3600)).round_dp(2)
+    (Decimal::from(seconds) / Decimal::from(3600))
+        .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
 }
 
 impl TimeEntryView {
@@ -118,6 +120,19 @@ impl TimeEntryView {
             created_at: e.created_at,
             updated_at: e.updated_at,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_clock_and_hours() {
+        assert_eq!(format_duration(5400), "01:30:00");
+        assert_eq!(format_duration(100 * 3600 + 61), "100:01:01");
+        assert_eq!(hours(18), Decimal::new(1, 2));
+        assert_eq!(hours(5400), Decimal::new(150, 2));
     }
 }
 
