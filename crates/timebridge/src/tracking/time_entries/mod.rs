@@ -123,19 +123,6 @@ impl TimeEntryView {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_as_clock_and_hours() {
-        assert_eq!(format_duration(5400), "01:30:00");
-        assert_eq!(format_duration(100 * 3600 + 61), "100:01:01");
-        assert_eq!(hours(18), Decimal::new(1, 2));
-        assert_eq!(hours(5400), Decimal::new(150, 2));
-    }
-}
-
 /// The views of these entries, in the same order, with their tags loaded in one query.
 pub async fn views<C: ConnectionTrait>(
     db: &C,
@@ -173,4 +160,17 @@ pub async fn tag_names<C: ConnectionTrait>(
         }
     }
     Ok(by_entry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_clock_and_hours() {
+        assert_eq!(format_duration(5400), "01:30:00");
+        assert_eq!(format_duration(100 * 3600 + 61), "100:01:01");
+        assert_eq!(hours(18), Decimal::new(1, 2));
+        assert_eq!(hours(5400), Decimal::new(150, 2));
+    }
 }
