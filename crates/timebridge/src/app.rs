@@ -146,6 +146,13 @@ impl App {
             ..
         } = self;
         drop(state);
+        // Without TCP_NODELAY, the last small segment of a response can wait for the client's
+        // delayed ACK: a 40 ms stall on a keep-alive connection.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "could not set TCP_NODELAY");
+            }
+        });
         axum::serve(
             listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
