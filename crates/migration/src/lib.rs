@@ -6,6 +6,35 @@
 
 pub use sea_orm_migration::prelude::*;
 
+/// Schema-building shorthands shared by the migrations.
+mod build {
+    use sea_orm_migration::prelude::*;
+
+    /// A named foreign key `from` → `to` with its `ON DELETE` action.
+    pub fn fk(
+        name: &str,
+        from: (impl IntoIden, impl IntoIden),
+        to: (impl IntoIden, impl IntoIden),
+        on_delete: ForeignKeyAction,
+    ) -> ForeignKeyCreateStatement {
+        ForeignKey::create()
+            .name(name)
+            .from(from.0, from.1)
+            .to(to.0, to.1)
+            .on_delete(on_delete)
+            .take()
+    }
+
+    /// A named index over columns given by their names.
+    pub fn index(name: &str, table: impl IntoIden, cols: &[&'static str]) -> IndexCreateStatement {
+        let mut stmt = Index::create().name(name).table(table).take();
+        for col in cols {
+            stmt.col(Alias::new(*col));
+        }
+        stmt
+    }
+}
+
 mod m20261123_000001_foundation;
 mod m20261123_000002_data_version;
 mod m20261123_000003_events;

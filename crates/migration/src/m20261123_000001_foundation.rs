@@ -2,6 +2,8 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::build::index;
+
 pub struct Migration;
 
 impl MigrationName for Migration {
@@ -90,25 +92,13 @@ enum Projects {
     UpdatedAt,
 }
 
+/// Every foreign key of the foundation cascades on delete.
 fn fk(
     name: &str,
     from: (impl IntoIden, impl IntoIden),
     to: (impl IntoIden, impl IntoIden),
 ) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .name(name)
-        .from(from.0, from.1)
-        .to(to.0, to.1)
-        .on_delete(ForeignKeyAction::Cascade)
-        .take()
-}
-
-fn index(name: &str, table: impl IntoIden, cols: &[&'static str]) -> IndexCreateStatement {
-    let mut stmt = Index::create().name(name).table(table).take();
-    for col in cols {
-        stmt.col(Alias::new(*col));
-    }
-    stmt
+    crate::build::fk(name, from, to, ForeignKeyAction::Cascade)
 }
 
 #[async_trait::async_trait]

@@ -3,6 +3,8 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::build::{fk, index};
+
 pub struct Migration;
 
 impl MigrationName for Migration {
@@ -141,28 +143,6 @@ enum Expenses {
     Status,
     CreatedAt,
     UpdatedAt,
-}
-
-fn fk(
-    name: &str,
-    from: (impl IntoIden, impl IntoIden),
-    to: (impl IntoIden, impl IntoIden),
-    on_delete: ForeignKeyAction,
-) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .name(name)
-        .from(from.0, from.1)
-        .to(to.0, to.1)
-        .on_delete(on_delete)
-        .take()
-}
-
-fn index(name: &str, table: impl IntoIden, cols: &[&'static str]) -> IndexCreateStatement {
-    let mut stmt = Index::create().name(name).table(table).take();
-    for col in cols {
-        stmt.col(Alias::new(*col));
-    }
-    stmt
 }
 
 use ForeignKeyAction::{Cascade, Restrict, SetNull};
