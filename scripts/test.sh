@@ -16,7 +16,13 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
     for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && break; sleep 1; done
 fi
 
-# A fresh test database, so the schema always matches the migrations being tested.
+# A fresh test database, so the schema always matches the migrations being tested; the
+# per-test databases of earlier runs (timebridge_test_<id>) go too.
+psql -h 127.0.0.1 -U postgres -d postgres -At \
+    -c "SELECT datname FROM pg_database WHERE datname LIKE 'timebridge\_test\_%'" |
+    while read -r db; do
+        psql -h 127.0.0.1 -U postgres -d postgres -q -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)"
+    done
 psql -h 127.0.0.1 -U postgres -d postgres -q -v ON_ERROR_STOP=1 \
     -c 'DROP DATABASE IF EXISTS timebridge_test WITH (FORCE)' \
     -c 'CREATE DATABASE timebridge_test'

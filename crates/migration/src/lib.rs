@@ -41,6 +41,7 @@ mod m20261123_000003_events;
 mod m20261123_000004_tracking;
 mod m20261123_000005_billing;
 mod m20261123_000006_time_off;
+mod m20261123_000007_webhooks;
 
 /// The ordered list of migrations `timebridge migrate` and `timebridge serve` apply.
 pub struct Migrator;
@@ -55,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_tracking::Migration),
             Box::new(m20261123_000005_billing::Migration),
             Box::new(m20261123_000006_time_off::Migration),
+            Box::new(m20261123_000007_webhooks::Migration),
         ]
     }
 }

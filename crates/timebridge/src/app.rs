@@ -32,7 +32,7 @@ use crate::{
         read_cache::ReadCache,
         request_log::log_requests,
     },
-    tracking,
+    tracking, webhooks,
 };
 
 /// Everything handlers share. Cheap to clone.
@@ -63,6 +63,8 @@ pub struct App {
     pub state: AppState,
     background: Vec<JoinHandle<()>>,
     usage_writer: JoinHandle<()>,
+    /// The webhook worker's lease owner in this process, when it runs.
+    worker_owner: Option<String>,
 }
 
 /// Every API route with its OpenAPI description, before the guard is attached.
@@ -80,6 +82,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(tracking::time_off::routes::routes())
         .merge(tracking::timesheets::routes::routes())
         .merge(events::routes::routes())
+        .merge(webhooks::routes::routes())
         .merge(directory::routes::routes())
         .merge(access::routes::routes())
 }
@@ -117,10 +120,12 @@ impl App {
             secret_key,
             config,
         }));
-        let background = vec![
+        let mut background = vec![
             spawn_housekeeping(state.clone()),
             spawn_version_refresh(state.clone()),
         ];
+        let (worker_tasks, worker_owner) = webhooks::worker::spawn(state.clone());
+        background.extend(worker_tasks);
         let (router, openapi) = router(state.clone());
         Ok(Self {
             router,
@@ -128,6 +133,7 @@ impl App {
             state,
             background,
             usage_writer,
+            worker_owner,
         })
     }
 
@@ -143,8 +149,10 @@ impl App {
             state,
             background,
             usage_writer,
+            worker_owner,
             ..
         } = self;
+        let release_state = state.clone();
         drop(state);
         // Without TCP_NODELAY, the last small segment of a response can wait for the client's
         // delayed ACK: a 40 ms stall on a keep-alive connection.
@@ -162,6 +170,13 @@ impl App {
         for task in background {
             task.abort();
         }
+        // Other instances can take this one's webhook endpoints over at once.
+        if let Some(owner) = worker_owner {
+            if let Err(e) = webhooks::worker::release_all(&release_state, &owner).await {
+                tracing::warn!(error = %e, "could not release webhook leases");
+            }
+        }
+        drop(release_state);
         // The router (and with it every usage recorder) is gone: the writer drains and stops.
         let _ = tokio::time::timeout(Duration::from_secs(10), usage_writer).await;
         Ok(())
@@ -174,6 +189,12 @@ fn spawn_housekeeping(state: AppState) -> JoinHandle<()> {
         loop {
             tick.tick().await;
             state.limiter.retain_recent();
+            let days = state.config.webhooks.log_retention_days;
+            match webhooks::retention::purge(&state.db, days).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, "purged old webhook deliveries"),
+                Err(e) => tracing::warn!(error = %e, "could not purge webhook deliveries"),
+            }
         }
     })
 }

@@ -142,6 +142,36 @@ pub const SETTINGS: &[Setting] = &[
         "A webhook delivery is abandoned after this long.",
     ),
     s(
+        "WEBHOOK_ALLOW_PRIVATE_TARGETS",
+        "false",
+        "Allow webhook URLs that resolve to loopback, private, link-local or metadata addresses (local development and tests). Checked at creation and again at every delivery.",
+    ),
+    s(
+        "WEBHOOK_DISABLE_AFTER_FAILING_DAYS",
+        "5",
+        "An endpoint whose deliveries have only failed for this many days is disabled (any success resets the clock).",
+    ),
+    s(
+        "WEBHOOK_LOG_RETENTION_DAYS",
+        "90",
+        "Days finished deliveries, their payloads and their attempt logs are kept.",
+    ),
+    s(
+        "WEBHOOK_WORKERS",
+        "32",
+        "Endpoints this instance delivers to at once (each endpoint receives its events one at a time, in order). 0 = this instance delivers nothing.",
+    ),
+    s(
+        "WEBHOOK_LEASE_SECONDS",
+        "60",
+        "How long an instance holds an endpoint's queue without renewing it; a crashed instance's endpoints are taken over after this.",
+    ),
+    s(
+        "TIMEBRIDGE_ENV",
+        "production",
+        "`production` (webhook URLs must be https) or `development` (http allowed).",
+    ),
+    s(
         "OAUTH_TOKEN_EXPIRY_MINUTES",
         "60",
         "Lifetime assumed for an OAuth access token that states none.",
@@ -239,6 +269,18 @@ pub struct WebhookConfig {
     pub timeout: Duration,
     pub max_payload_bytes: usize,
     pub delivery_ttl: Duration,
+    /// Private and loopback targets are allowed (development, tests).
+    pub allow_private_targets: bool,
+    /// Target URLs must be https (production).
+    pub require_https: bool,
+    /// An endpoint failing for this long is disabled.
+    pub disable_after_failing: Duration,
+    /// Days finished deliveries and attempt logs are kept.
+    pub log_retention_days: u32,
+    /// Endpoints delivered to at once by this instance; 0 = none.
+    pub workers: u32,
+    /// How long a claimed endpoint stays this instance's without renewal.
+    pub lease: Duration,
 }
 
 /// OAuth connection settings.
@@ -450,6 +492,18 @@ impl Config {
                 delivery_ttl: Duration::from_secs(
                     3600 * u64::from(r.positive("WEBHOOK_DELIVERY_TTL_HOURS")?),
                 ),
+                allow_private_targets: r.boolean("WEBHOOK_ALLOW_PRIVATE_TARGETS")?,
+                require_https: r.with("TIMEBRIDGE_ENV", |v| match v.trim() {
+                    "production" => Ok(true),
+                    "development" => Ok(false),
+                    _ => Err("must be `production` or `development`".into()),
+                })?,
+                disable_after_failing: Duration::from_secs(
+                    86_400 * u64::from(r.positive("WEBHOOK_DISABLE_AFTER_FAILING_DAYS")?),
+                ),
+                log_retention_days: r.positive("WEBHOOK_LOG_RETENTION_DAYS")?,
+                workers: r.count("WEBHOOK_WORKERS")?,
+                lease: r.seconds("WEBHOOK_LEASE_SECONDS")?,
             },
             oauth: OAuthConfig {
                 token_expiry: Duration::from_secs(
@@ -536,6 +590,8 @@ mod tests {
         assert_eq!(err.name, "TIMEBRIDGE_SECRET_KEY");
         let err = config(&[("API_TOKEN_HASH_ALGORITHM", "md5")]).unwrap_err();
         assert_eq!(err.name, "API_TOKEN_HASH_ALGORITHM");
+        let err = config(&[("TIMEBRIDGE_ENV", "staging")]).unwrap_err();
+        assert_eq!(err.name, "TIMEBRIDGE_ENV");
         let err = config(&[("RATE_LIMIT_WINDOW_SECONDS", "0")]).unwrap_err();
         assert_eq!(err.name, "RATE_LIMIT_WINDOW_SECONDS");
     }

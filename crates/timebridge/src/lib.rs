@@ -11,3 +11,4 @@ pub mod directory;
 pub mod events;
 pub mod platform;
 pub mod tracking;
+pub mod webhooks;

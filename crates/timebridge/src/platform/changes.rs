@@ -13,11 +13,17 @@ use sea_orm::{
 use serde::Serialize;
 use uuid::Uuid;
 
+use tokio::sync::Notify;
+
 use super::{
     db::{DataVersions, Db},
     outbox::{self, Actor, EventType, PendingEvent},
     time,
 };
+use crate::webhooks::fanout::{self, Queued};
+
+/// The PostgreSQL channel a commit that queued webhook deliveries notifies.
+pub const DELIVERIES_CHANNEL: &str = "timebridge_webhook_deliveries";
 
 /// An open write transaction on one workspace's data. Dereferences to the transaction, so
 /// queries run on `&*change` (or `&change` where a `&impl ConnectionTrait` is expected).
@@ -29,6 +35,7 @@ pub struct WorkspaceChange {
     actor: Actor,
     events: Vec<PendingEvent>,
     versions: Arc<DataVersions>,
+    deliveries_queued: Arc<Notify>,
 }
 
 impl WorkspaceChange {
@@ -61,6 +68,7 @@ impl WorkspaceChange {
             actor,
             events: Vec::new(),
             versions: db.versions_handle(),
+            deliveries_queued: db.deliveries_queued().clone(),
         })
     }
 
@@ -119,8 +127,9 @@ impl WorkspaceChange {
         Ok(())
     }
 
-    /// Writes the recorded events, advances the workspace's data version (by one per event, at
-    /// least one), commits, and records the new version in this process. Returns the version.
+    /// Writes the recorded events and queues their webhook deliveries, advances the workspace's
+    /// data version (by one per event, at least one), commits, and records the new version in
+    /// this process. Returns the version.
     pub async fn commit(self) -> Result<i64, DbErr> {
         let workspace_id = self.workspace_id.ok_or_else(|| {
             DbErr::Custom("a workspace change was committed without its workspace".into())
@@ -128,6 +137,16 @@ impl WorkspaceChange {
         let count = self.events.len().max(1) as i64;
         let version = advance(&self.txn, workspace_id, count).await?;
         let first_sequence = version - self.events.len() as i64 + 1;
+        let fanned: Vec<Queued> = self
+            .events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| Queued {
+                event_id: e.id,
+                event_type: e.event_type,
+                sequence: first_sequence + i as i64,
+            })
+            .collect();
         outbox::write(
             &self.txn,
             workspace_id,
@@ -136,8 +155,19 @@ impl WorkspaceChange {
             self.events,
         )
         .await?;
+        // Webhook deliveries are part of the outbox: queued after the events, in this same transaction.
+        let queued = fanout::queue(&self.txn, workspace_id, &fanned, time::now()).await?;
+        if queued > 0 && self.txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            // Wakes the delivery workers of the other instances when this commits.
+            self.txn
+                .execute_unprepared(&format!("NOTIFY {DELIVERIES_CHANNEL}"))
+                .await?;
+        }
         self.txn.commit().await?;
         self.versions.observe(workspace_id, version);
+        if queued > 0 {
+            self.deliveries_queued.notify_one();
+        }
         Ok(version)
     }
 }

@@ -29,6 +29,78 @@ impl SecretKey {
     pub fn bytes(&self) -> &[u8; KEY_LEN] {
         &self.0
     }
+
+    /// A short, public fingerprint of the key, stored with each sealed value so that a value
+    /// sealed under another key is reported as such rather than as corrupt.
+    fn key_id(&self) -> String {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(self.0);
+        digest[..4].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Encrypts a secret for storage: XChaCha20-Poly1305 with a random nonce, authenticated
+    /// together with `purpose` (e.g. `webhook_endpoint.secret`), so a sealed value copied into
+    /// another column does not open. Text form: `tb1:<key id>:<base64 nonce ‖ ciphertext>`.
+    pub fn seal(&self, purpose: &str, plaintext: &[u8]) -> String {
+        use chacha20poly1305::{
+            XChaCha20Poly1305, XNonce,
+            aead::{Aead, KeyInit, Payload},
+        };
+        let cipher = XChaCha20Poly1305::new((&self.0).into());
+        let mut nonce = [0u8; 24];
+        rand::rng().fill_bytes(&mut nonce);
+        let payload = Payload {
+            msg: plaintext,
+            aad: purpose.as_bytes(),
+        };
+        // Encryption into a Vec only fails on inputs over 256 GiB.
+        let sealed = cipher
+            .encrypt(XNonce::from_slice(&nonce), payload)
+            .expect("XChaCha20-Poly1305 encrypts any realistic input");
+        let mut bytes = nonce.to_vec();
+        bytes.extend_from_slice(&sealed);
+        format!("tb1:{}:{}", self.key_id(), STANDARD.encode(bytes))
+    }
+
+    /// Decrypts a value made by [`seal`](Self::seal) for the same `purpose`.
+    pub fn open(&self, purpose: &str, sealed: &str) -> Result<Vec<u8>, OpenError> {
+        use chacha20poly1305::{
+            XChaCha20Poly1305, XNonce,
+            aead::{Aead, KeyInit, Payload},
+        };
+        let mut parts = sealed.splitn(3, ':');
+        let (Some("tb1"), Some(key_id), Some(body)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(OpenError::Malformed);
+        };
+        if key_id != self.key_id() {
+            return Err(OpenError::OtherKey);
+        }
+        let bytes = STANDARD.decode(body).map_err(|_| OpenError::Malformed)?;
+        if bytes.len() < 24 {
+            return Err(OpenError::Malformed);
+        }
+        let (nonce, ciphertext) = bytes.split_at(24);
+        let cipher = XChaCha20Poly1305::new((&self.0).into());
+        let payload = Payload {
+            msg: ciphertext,
+            aad: purpose.as_bytes(),
+        };
+        cipher
+            .decrypt(XNonce::from_slice(nonce), payload)
+            .map_err(|_| OpenError::Tampered)
+    }
+}
+
+/// Why a sealed value could not be opened.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum OpenError {
+    #[error("the sealed value is malformed")]
+    Malformed,
+    #[error("the value was sealed under another TIMEBRIDGE_SECRET_KEY")]
+    OtherKey,
+    #[error("the sealed value was altered or belongs to another field")]
+    Tampered,
 }
 
 /// Decodes a base64 key, insisting on exactly 32 bytes.
@@ -108,6 +180,28 @@ mod tests {
         let key = decode_key(&STANDARD.encode([7u8; 32])).expect("valid key");
         assert_eq!(key.bytes(), &[7u8; 32]);
         assert_eq!(format!("{key:?}"), "SecretKey(…)");
+    }
+
+    #[test]
+    fn sealed_values_open_only_with_their_key_and_purpose() {
+        let key = decode_key(&STANDARD.encode([7u8; 32])).expect("valid key");
+        let other = decode_key(&STANDARD.encode([8u8; 32])).expect("valid key");
+        let sealed = key.seal("webhook_endpoint.secret", b"whsec_abc");
+        assert!(!sealed.contains("whsec_abc"));
+        assert_ne!(sealed, key.seal("webhook_endpoint.secret", b"whsec_abc"));
+        assert_eq!(
+            key.open("webhook_endpoint.secret", &sealed).as_deref(),
+            Ok(&b"whsec_abc"[..])
+        );
+        assert_eq!(
+            key.open("connector.secret", &sealed),
+            Err(OpenError::Tampered)
+        );
+        assert_eq!(
+            other.open("webhook_endpoint.secret", &sealed),
+            Err(OpenError::OtherKey)
+        );
+        assert_eq!(key.open("x", "garbage"), Err(OpenError::Malformed));
     }
 
     #[test]

@@ -19,6 +19,7 @@ use crate::config::Config;
 pub struct Db {
     conn: DatabaseConnection,
     versions: Arc<DataVersions>,
+    deliveries_queued: Arc<tokio::sync::Notify>,
 }
 
 impl Db {
@@ -26,6 +27,7 @@ impl Db {
         Self {
             conn,
             versions: Arc::default(),
+            deliveries_queued: Arc::default(),
         }
     }
 
@@ -42,6 +44,12 @@ impl Db {
     /// A shared handle on the versions, for values that outlive a borrow of `self`.
     pub fn versions_handle(&self) -> Arc<DataVersions> {
         self.versions.clone()
+    }
+
+    /// Signalled after a commit that queued webhook deliveries, so the delivery worker of this
+    /// process starts on them at once instead of at its next poll.
+    pub fn deliveries_queued(&self) -> &Arc<tokio::sync::Notify> {
+        &self.deliveries_queued
     }
 
     pub fn is_sqlite(&self) -> bool {

@@ -8,6 +8,7 @@ pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod extract;
+pub mod http_client;
 pub mod money;
 pub mod openapi;
 pub mod outbox;

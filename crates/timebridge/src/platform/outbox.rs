@@ -102,6 +102,10 @@ event_catalog! {
     TimesheetPeriodDeleted => "timesheet_period.deleted", "timesheet_period", "A timesheet period was deleted.";
     ApprovalRequested => "approval.requested", "timesheet_period", "A timesheet period or time-off request was submitted for approval.";
     ApprovalStatusUpdated => "approval.status_updated", "timesheet_period", "A submitted timesheet period or time-off request was approved or rejected.";
+    WebhookEndpointDisabled => "webhook.endpoint_disabled", "webhook_endpoint", "A webhook endpoint was disabled: it answered 410 Gone, or only failed for WEBHOOK_DISABLE_AFTER_FAILING_DAYS.";
+    WebhookDeliveryFailing => "webhook.delivery_failing", "webhook_delivery", "A webhook delivery failed for the 4th time and will be retried.";
+    WebhookDeliveryExhausted => "webhook.delivery_exhausted", "webhook_delivery", "A webhook delivery was given up: retries exhausted, or not done within WEBHOOK_DELIVERY_TTL_HOURS.";
+    WebhookDeliveryRecovered => "webhook.delivery_recovered", "webhook_delivery", "A webhook delivery that had been reported failing succeeded.";
 }
 
 impl std::fmt::Display for EventType {

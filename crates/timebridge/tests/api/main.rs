@@ -1,6 +1,7 @@
 //! The integration tests: one binary. Each test boots a real server on 127.0.0.1 against a real
 //! database; tests written with `both!` run once on SQLite and once on PostgreSQL.
 
+mod receiver;
 mod support;
 
 mod billing;
@@ -21,3 +22,4 @@ mod time_off;
 mod timer;
 mod timesheets;
 mod tokens;
+mod webhooks;

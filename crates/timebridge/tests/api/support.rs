@@ -76,6 +76,23 @@ pub async fn database(backend: Backend) -> (String, Option<TempDir>) {
     }
 }
 
+/// A database of the test's own on either backend: on PostgreSQL a new database beside the
+/// shared one (`timebridge_test_<id>`; `scripts/test.sh` drops them before each run). For tests
+/// whose background work must not meet other tests' data (the webhook worker claims endpoints
+/// across the whole database).
+pub async fn private_database(backend: Backend) -> (String, Option<TempDir>) {
+    match backend {
+        Backend::Sqlite => database(backend).await,
+        Backend::Postgres => {
+            let shared = postgres_url();
+            let (server, name) = shared.rsplit_once('/').expect("a database URL ends with /name");
+            let url = format!("{server}/{name}_{}", Uuid::now_v7().simple());
+            ensure_postgres_database(&url).await;
+            (url, None)
+        }
+    }
+}
+
 /// A running server.
 pub struct TestApp {
     pub base: String,
@@ -95,6 +112,14 @@ impl TestApp {
     /// database (PostgreSQL; tests isolate themselves by workspace).
     pub async fn with_env(backend: Backend, env: &[(&str, &str)]) -> Self {
         let (url, dir) = database(backend).await;
+        let mut app = Self::on_database(&url, env).await;
+        app._dir = dir;
+        app
+    }
+
+    /// A server with extra configuration on a database of its own (see [`private_database`]).
+    pub async fn private(backend: Backend, env: &[(&str, &str)]) -> Self {
+        let (url, dir) = private_database(backend).await;
         let mut app = Self::on_database(&url, env).await;
         app._dir = dir;
         app
