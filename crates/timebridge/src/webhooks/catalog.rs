@@ -60,7 +60,8 @@ fn payload(t: EventType, data: Value) -> Value {
 }
 
 fn data_example(resource: &str, schemas: &Value) -> Value {
-    let endpoint = json!({"id": EXAMPLE_ID, "name": "Slack bridge", "url": "https://example.com/hooks"});
+    let endpoint =
+        json!({"id": EXAMPLE_ID, "name": "Slack bridge", "url": "https://example.com/hooks"});
     match resource {
         "webhook_endpoint" => {
             return json!({"endpoint": endpoint, "reason": "the receiver answered 410 Gone"});
@@ -178,7 +179,11 @@ mod tests {
             .find(|e| e.event_type == "time_entry.created")
             .expect("time_entry.created is in the catalog");
         assert_eq!(created.example["type"], "time_entry.created");
-        assert!(created.example["data"]["start_time"].is_string(), "{}", created.example);
+        assert!(
+            created.example["data"]["start_time"].is_string(),
+            "{}",
+            created.example
+        );
         let failing = entries
             .iter()
             .find(|e| e.event_type == "webhook.delivery_failing")

@@ -20,11 +20,7 @@ use super::{
 use crate::{
     app::AppState,
     platform::{
-        acting::Acting,
-        db::count as count_rows,
-        error::ApiError,
-        pagination::PageRequest,
-        time,
+        acting::Acting, db::count as count_rows, error::ApiError, pagination::PageRequest, time,
     },
 };
 
@@ -200,11 +196,17 @@ pub async fn recover(
     }
     let now = time::now();
     let mut update = delivery::Entity::update_many()
-        .col_expr(delivery::Column::Status, Expr::val(DeliveryStatus::Pending.as_str()))
+        .col_expr(
+            delivery::Column::Status,
+            Expr::val(DeliveryStatus::Pending.as_str()),
+        )
         .col_expr(delivery::Column::Attempts, Expr::val(0))
         .col_expr(delivery::Column::NextAttemptAt, Expr::val(now))
         .col_expr(delivery::Column::FailingReported, Expr::val(false))
-        .col_expr(delivery::Column::CompletedAt, Expr::val(None::<OffsetDateTime>))
+        .col_expr(
+            delivery::Column::CompletedAt,
+            Expr::val(None::<OffsetDateTime>),
+        )
         .col_expr(delivery::Column::CreatedAt, Expr::val(now))
         .filter(delivery::Column::EndpointId.eq(endpoint_id))
         .filter(delivery::Column::Status.is_in([

@@ -2,12 +2,12 @@
 //! admins manage webhooks: an endpoint receives every subscribed event of the workspace,
 //! whoever it belongs to.
 
+use ::time::{Duration, OffsetDateTime};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set, sea_query::Expr,
 };
 use serde_json::Value;
-use ::time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use super::{
@@ -252,7 +252,9 @@ pub async fn delete(app: &AppState, acting: &Acting, id: Uuid) -> Result<Webhook
     require_admin(acting)?;
     let row = find(app.db.conn(), acting, id).await?;
     let stats = stats(app.db.conn(), id).await?;
-    endpoint::Entity::delete_by_id(id).exec(app.db.conn()).await?;
+    endpoint::Entity::delete_by_id(id)
+        .exec(app.db.conn())
+        .await?;
     Ok(WebhookView::new(row, stats))
 }
 
@@ -267,7 +269,9 @@ pub async fn rotate_secret(
     require_admin(acting)?;
     let secret = match secret.as_deref().map(str::trim) {
         None | Some("") => WebhookSecret::generate(),
-        Some(text) => WebhookSecret::parse(text).map_err(|e| ApiError::invalid("secret", e.to_string()))?,
+        Some(text) => {
+            WebhookSecret::parse(text).map_err(|e| ApiError::invalid("secret", e.to_string()))?
+        }
     };
     let current = find(app.db.conn(), acting, id).await?;
     let now = time::now();

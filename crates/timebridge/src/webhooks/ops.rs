@@ -8,8 +8,8 @@
 
 use ::time::{OffsetDateTime, format_description::well_known::Rfc3339};
 use sea_orm::{
-    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
-    TransactionTrait,
+    ActiveValue::NotSet,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set, TransactionTrait,
     sea_query::{Expr, ExprTrait},
 };
 use serde_json::{Value, json};
@@ -114,9 +114,7 @@ fn notes(
             continue;
         }
         let kind = match o.status {
-            DeliveryStatus::Pending
-                if o.attempts() >= FAILING_AFTER && !d.failing_reported =>
-            {
+            DeliveryStatus::Pending if o.attempts() >= FAILING_AFTER && !d.failing_reported => {
                 Some(EventType::WebhookDeliveryFailing)
             }
             DeliveryStatus::Failed | DeliveryStatus::Expired if !o.gone => {
@@ -232,7 +230,10 @@ async fn write_successes<C: ConnectionTrait>(
             .filter(|o| o.succeeded && o.status_code == code)
             .map(|o| o.delivery.id);
         delivery::Entity::update_many()
-            .col_expr(delivery::Column::Status, Expr::val(DeliveryStatus::Succeeded.as_str()))
+            .col_expr(
+                delivery::Column::Status,
+                Expr::val(DeliveryStatus::Succeeded.as_str()),
+            )
             .col_expr(
                 delivery::Column::Attempts,
                 Expr::col(delivery::Column::Attempts).add(1),
@@ -266,7 +267,10 @@ async fn write_health<C: ConnectionTrait>(
         row.updated_at = Set(now);
         // What was still queued will not be sent: it is failed, and recoverable.
         delivery::Entity::update_many()
-            .col_expr(delivery::Column::Status, Expr::val(DeliveryStatus::Failed.as_str()))
+            .col_expr(
+                delivery::Column::Status,
+                Expr::val(DeliveryStatus::Failed.as_str()),
+            )
             .col_expr(
                 delivery::Column::LastError,
                 Expr::val(format!("not sent: the endpoint was disabled ({reason})")),

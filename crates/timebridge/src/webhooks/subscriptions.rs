@@ -95,8 +95,12 @@ mod tests {
 
     #[test]
     fn the_seed_map_and_a_list_mean_the_same() {
-        let map = Subscriptions::parse(&json!({"task.created": true, "task.updated": true, "tag.created": false})).unwrap();
-        let list = Subscriptions::parse(&json!(["task.updated", "task.created", "task.created"])).unwrap();
+        let map = Subscriptions::parse(
+            &json!({"task.created": true, "task.updated": true, "tag.created": false}),
+        )
+        .unwrap();
+        let list =
+            Subscriptions::parse(&json!(["task.updated", "task.created", "task.created"])).unwrap();
         assert_eq!(map, list);
         assert_eq!(map.names(), ["task.created", "task.updated"]);
     }
@@ -108,12 +112,20 @@ mod tests {
         assert!(subs.matches("timer.started"));
         assert!(!subs.matches("timer.stopped"));
         assert!(!subs.matches("tag.created"));
-        assert!(Subscriptions::parse(&json!(["*"])).unwrap().matches("webhook.delivery_failing"));
+        assert!(
+            Subscriptions::parse(&json!(["*"]))
+                .unwrap()
+                .matches("webhook.delivery_failing")
+        );
     }
 
     #[test]
     fn unknown_and_empty_subscriptions_are_refused() {
-        assert!(Subscriptions::parse(&json!(["task.exploded"])).unwrap_err().contains("task.exploded"));
+        assert!(
+            Subscriptions::parse(&json!(["task.exploded"]))
+                .unwrap_err()
+                .contains("task.exploded")
+        );
         assert!(Subscriptions::parse(&json!(["nothing.*"])).is_err());
         assert!(Subscriptions::parse(&json!([])).is_err());
         assert!(Subscriptions::parse(&json!({"task.created": "yes"})).is_err());

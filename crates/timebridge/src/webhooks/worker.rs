@@ -176,7 +176,10 @@ async fn claim(shared: &Shared, n: u64) -> Result<Vec<endpoint::Model>, DbErr> {
         due.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
     }
     endpoint::Entity::update_many()
-        .col_expr(endpoint::Column::LeaseOwner, Expr::val(shared.owner.clone()))
+        .col_expr(
+            endpoint::Column::LeaseOwner,
+            Expr::val(shared.owner.clone()),
+        )
         .col_expr(
             endpoint::Column::LeaseExpiresAt,
             Expr::val(now + shared.config().lease),
@@ -424,9 +427,8 @@ async fn attempt(
     }
     let attempts = d.attempts + 1;
     // A ping is tried once, whatever the endpoint's policy.
-    let exhausted = policy == RetryPolicy::None
-        || d.event_id.is_none()
-        || attempts as u32 > config.max_retries;
+    let exhausted =
+        policy == RetryPolicy::None || d.event_id.is_none() || attempts as u32 > config.max_retries;
     if !exhausted {
         let wait = sent
             .retry_after

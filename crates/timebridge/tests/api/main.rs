@@ -22,4 +22,5 @@ mod time_off;
 mod timer;
 mod timesheets;
 mod tokens;
+mod webhook_processes;
 mod webhooks;

@@ -44,6 +44,8 @@ struct Inner {
     received: Vec<Received>,
     /// Answers to give, in order: (status, Retry-After seconds).
     script: VecDeque<(u16, Option<u64>)>,
+    /// How long each answer takes.
+    delay: Duration,
 }
 
 /// The receiver; stops serving when dropped.
@@ -62,11 +64,11 @@ impl Receiver {
     /// Starts on a given address (to bring a receiver that was down back up).
     pub async fn start_on(addr: SocketAddr) -> Self {
         let inner = Arc::new(Mutex::new(Inner::default()));
-        let listener = tokio::net::TcpListener::bind(addr).await.expect("bind receiver");
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .expect("bind receiver");
         let addr = listener.local_addr().expect("addr");
-        let app = Router::new()
-            .fallback(receive)
-            .with_state(inner.clone());
+        let app = Router::new().fallback(receive).with_state(inner.clone());
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(async move {
             let _ = axum::serve(listener, app)
@@ -84,7 +86,9 @@ impl Receiver {
 
     /// An address where nothing listens (yet): a receiver that is down.
     pub async fn down_address() -> SocketAddr {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         listener.local_addr().expect("addr")
     }
 
@@ -101,7 +105,14 @@ impl Receiver {
     /// Answers the next requests with this status and a `Retry-After`.
     pub fn answer_retry_after(&self, status: u16, seconds: u64, times: usize) {
         let mut inner = self.inner.lock().expect("lock");
-        inner.script.extend(std::iter::repeat_n((status, Some(seconds)), times));
+        inner
+            .script
+            .extend(std::iter::repeat_n((status, Some(seconds)), times));
+    }
+
+    /// Makes every answer take this long (a slow receiver).
+    pub fn slow(&self, delay: Duration) {
+        self.inner.lock().expect("lock").delay = delay;
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -140,6 +151,10 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> impl IntoResponse {
+    let delay = inner.lock().expect("lock").delay;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     let mut inner = inner.lock().expect("lock");
     inner.received.push(Received {
         headers,

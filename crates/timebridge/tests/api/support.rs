@@ -85,7 +85,9 @@ pub async fn private_database(backend: Backend) -> (String, Option<TempDir>) {
         Backend::Sqlite => database(backend).await,
         Backend::Postgres => {
             let shared = postgres_url();
-            let (server, name) = shared.rsplit_once('/').expect("a database URL ends with /name");
+            let (server, name) = shared
+                .rsplit_once('/')
+                .expect("a database URL ends with /name");
             let url = format!("{server}/{name}_{}", Uuid::now_v7().simple());
             ensure_postgres_database(&url).await;
             (url, None)

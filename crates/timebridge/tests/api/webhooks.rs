@@ -13,11 +13,22 @@ pub const WEBHOOK_ENV: &[(&str, &str)] = &[
     ("WEBHOOK_RETRY_BACKOFF_SECONDS", "1"),
 ];
 
+/// An admin of a new enterprise workspace (a budget that polling tests do not exhaust).
+pub async fn admin_token(app: &TestApp) -> String {
+    let member = app
+        .member(true, timebridge::directory::Plan::Enterprise)
+        .await;
+    app.token(&member, &["admin:all"]).await
+}
+
 /// Registers an endpoint; returns its id and secret.
 pub async fn register(app: &TestApp, token: &str, url: &str, events: Value) -> (String, String) {
-    let (status, body) = send(app.post(token, "/api/v1/integration/webhooks").json(&json!({
-        "name": "receiver", "url": url, "events": events
-    })))
+    let (status, body) = send(
+        app.post(token, "/api/v1/integration/webhooks")
+            .json(&json!({
+                "name": "receiver", "url": url, "events": events
+            })),
+    )
     .await;
     assert_eq!(status, 201, "{body}");
     (
@@ -66,7 +77,10 @@ where
         if let Some(v) = check().await {
             return v;
         }
-        assert!(tokio::time::Instant::now() < deadline, "condition not met within {secs} s");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not met within {secs} s"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
@@ -74,7 +88,7 @@ where
 both! {
     async fn a_change_is_delivered_signed_with_the_resource_as_the_api_returned_it(backend) {
         let app = TestApp::private(backend, WEBHOOK_ENV).await;
-        let (_, admin) = app.caller(true, &["admin:all"]).await;
+        let admin = admin_token(&app).await;
         let receiver = Receiver::start().await;
         let (id, secret) = register(&app, &admin, &receiver.url(), json!({"tag.created": true, "tag.updated": true})).await;
         assert!(secret.starts_with("whsec_"));
@@ -110,7 +124,7 @@ both! {
 
     async fn a_receiver_that_is_down_gets_everything_later_in_order(backend) {
         let app = TestApp::private(backend, WEBHOOK_ENV).await;
-        let (_, admin) = app.caller(true, &["admin:all"]).await;
+        let admin = admin_token(&app).await;
         let addr = Receiver::down_address().await;
         let (id, _) = register(&app, &admin, &format!("http://{addr}/hook"), json!(["tag.*"])).await;
         let mut names = Vec::new();
@@ -137,7 +151,7 @@ both! {
 
     async fn retries_honour_retry_after_and_the_fourth_failure_raises_delivery_failing(backend) {
         let app = TestApp::private(backend, &[WEBHOOK_ENV, &[("WEBHOOK_MAX_RETRIES", "4")]].concat()).await;
-        let (_, admin) = app.caller(true, &["admin:all"]).await;
+        let admin = admin_token(&app).await;
         let receiver = Receiver::start().await;
         let watcher = Receiver::start().await;
         receiver.answer_retry_after(503, 1, 4);
@@ -167,7 +181,7 @@ both! {
 
     async fn exhausted_retries_fail_the_delivery_and_say_so(backend) {
         let app = TestApp::private(backend, &[WEBHOOK_ENV, &[("WEBHOOK_MAX_RETRIES", "1")]].concat()).await;
-        let (_, admin) = app.caller(true, &["admin:all"]).await;
+        let admin = admin_token(&app).await;
         let receiver = Receiver::start().await;
         let watcher = Receiver::start().await;
         receiver.answer_retry_after(429, 1, 2);
@@ -187,7 +201,7 @@ both! {
 
     async fn a_410_disables_the_endpoint_and_raises_endpoint_disabled(backend) {
         let app = TestApp::private(backend, WEBHOOK_ENV).await;
-        let (_, admin) = app.caller(true, &["admin:all"]).await;
+        let admin = admin_token(&app).await;
         let receiver = Receiver::start().await;
         let watcher = Receiver::start().await;
         receiver.answer(&[410]);
@@ -216,7 +230,7 @@ both! {
 
     async fn a_rotated_secret_signs_beside_the_old_one(backend) {
         let app = TestApp::private(backend, WEBHOOK_ENV).await;
-        let (_, admin) = app.caller(true, &["admin:all"]).await;
+        let admin = admin_token(&app).await;
         let receiver = Receiver::start().await;
         let (id, old) = register(&app, &admin, &receiver.url(), json!(["tag.created"])).await;
         let (status, rotated) = send(app.post(&admin, &format!("/api/v1/integration/webhooks/{id}/rotate-secret"))).await;
@@ -238,7 +252,7 @@ both! {
 
     async fn ping_redeliver_and_recover_send_again_with_the_same_id(backend) {
         let app = TestApp::private(backend, &[WEBHOOK_ENV, &[("WEBHOOK_MAX_RETRIES", "0")]].concat()).await;
-        let (_, admin) = app.caller(true, &["admin:all"]).await;
+        let admin = admin_token(&app).await;
         let receiver = Receiver::start().await;
         let (id, secret) = register(&app, &admin, &receiver.url(), json!(["tag.created"])).await;
 
@@ -279,7 +293,7 @@ both! {
 
     async fn an_oversize_payload_is_recorded_as_failed_and_never_sent(backend) {
         let app = TestApp::private(backend, &[WEBHOOK_ENV, &[("WEBHOOK_MAX_PAYLOAD_SIZE_KB", "1")]].concat()).await;
-        let (_, admin) = app.caller(true, &["admin:all"]).await;
+        let admin = admin_token(&app).await;
         let receiver = Receiver::start().await;
         let (id, _) = register(&app, &admin, &receiver.url(), json!(["client.created"])).await;
         let (status, _) = send(app.post(&admin, "/api/v1/clients").json(&json!({"name": "Big", "address": "x".repeat(2000)}))).await;
@@ -297,7 +311,7 @@ both! {
     async fn unsafe_urls_and_bad_fields_are_refused_with_the_reason(backend) {
         // Production defaults: https only, no private targets.
         let app = TestApp::private(backend, &[]).await;
-        let (_, admin) = app.caller(true, &["admin:all"]).await;
+        let admin = admin_token(&app).await;
         let refuse = |url: &'static str| {
             let app = &app;
             let admin = admin.clone();
@@ -346,8 +360,8 @@ both! {
             (reqwest::Method::POST, format!("{base}/{id}/rotate-secret"), Needs::Write),
         ]).await;
         // Another workspace's endpoint is not found.
-        let (_, admin) = app.caller(true, &["admin:all"]).await;
-        let (_, other) = app.caller(true, &["admin:all"]).await;
+        let admin = admin_token(&app).await;
+        let other = admin_token(&app).await;
         let (id, _) = register(&app, &admin, "http://127.0.0.1:9/hook", json!(["*"])).await;
         let (status, _) = send(app.get(&other, &format!("{base}/{id}"))).await;
         assert_eq!(status, 404);
@@ -367,5 +381,163 @@ both! {
         for name in ["webhook.endpoint_disabled", "webhook.delivery_failing", "webhook.delivery_exhausted", "webhook.delivery_recovered", "approval.requested"] {
             assert!(events.iter().any(|e| e["type"] == name), "{name} is in the catalog");
         }
+    }
+}
+
+/// Runs the `standardwebhooks` package from PyPI (installed when missing) on a delivery: it
+/// prints `verified` or raises.
+fn python_verifies(r: &Received, secret: &str) -> Result<(), String> {
+    use std::process::Command;
+    let has = |py: &str| {
+        Command::new(py)
+            .args(["-c", "import standardwebhooks"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let python = if Command::new("python3").arg("--version").output().is_ok() {
+        "python3"
+    } else {
+        "python"
+    };
+    if !has(python) {
+        let out = Command::new(python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "standardwebhooks",
+            ])
+            .output()
+            .expect("pip runs");
+        assert!(
+            out.status.success(),
+            "pip install standardwebhooks: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let script = r#"
+import json, sys
+from standardwebhooks.webhooks import Webhook
+case = json.load(sys.stdin)
+Webhook(case["secret"]).verify(case["body"], case["headers"])
+print("verified")
+"#;
+    let case = json!({
+        "secret": secret,
+        "body": r.body,
+        "headers": {
+            "webhook-id": r.header("webhook-id"),
+            "webhook-timestamp": r.header("webhook-timestamp"),
+            "webhook-signature": r.header("webhook-signature"),
+        },
+    });
+    let mut child = Command::new(python)
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(case.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    if String::from_utf8_lossy(&out.stdout).trim() == "verified" {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// Sets a time column to `days` ago in the rows whose `id_column` is `id`, through the
+/// server's own pool (so values are stored exactly as the server stores them).
+async fn backdate(app: &TestApp, table: &str, column: &str, id_column: &str, id: &str, days: i64) {
+    use sea_orm::{
+        ConnectionTrait,
+        sea_query::{Alias, Expr, ExprTrait, Query},
+    };
+    let then = timebridge::platform::time::now() - ::time::Duration::days(days);
+    let id = uuid::Uuid::parse_str(id).unwrap();
+    let update = Query::update()
+        .table(Alias::new(table))
+        .value(Alias::new(column), then)
+        .and_where(Expr::col(Alias::new(id_column)).eq(id))
+        .take();
+    app.db.execute(&update).await.expect("backdated");
+}
+
+both! {
+    async fn the_standardwebhooks_library_verifies_our_deliveries(backend) {
+        let app = TestApp::private(backend, WEBHOOK_ENV).await;
+        let admin = admin_token(&app).await;
+        let receiver = Receiver::start().await;
+        let (id, old) = register(&app, &admin, &receiver.url(), json!(["tag.created"])).await;
+        create_tag(&app, &admin, "verified").await;
+        let got = receiver.wait_for(1, 10).await;
+        python_verifies(&got[0], &old).expect("standardwebhooks accepts the delivery");
+        assert!(python_verifies(&got[0], &WebhookSecret::generate().expose()).is_err(), "and refuses another secret");
+
+        // During a rotation, receivers on either secret accept.
+        let (_, rotated) = send(app.post(&admin, &format!("/api/v1/integration/webhooks/{id}/rotate-secret"))).await;
+        let new = rotated["secret"].as_str().unwrap().to_owned();
+        create_tag(&app, &admin, "rotated").await;
+        let got = receiver.wait_for(2, 10).await;
+        python_verifies(&got[1], &new).expect("the new secret verifies");
+        python_verifies(&got[1], &old).expect("the old secret verifies for 24 hours");
+    }
+
+    async fn an_endpoint_failing_for_days_is_disabled_and_its_queue_failed(backend) {
+        let app = TestApp::private(backend, WEBHOOK_ENV).await;
+        let admin = admin_token(&app).await;
+        let receiver = Receiver::start().await;
+        receiver.answer(&[500, 500, 500]);
+        let (id, _) = register(&app, &admin, &receiver.url(), json!(["tag.created"])).await;
+        create_tag(&app, &admin, "a").await;
+        create_tag(&app, &admin, "b").await;
+        receiver.wait_for(1, 10).await;
+        // It has been failing since six days ago (the default limit is five).
+        within(5, || async {
+            let (_, e) = send(app.get(&admin, &format!("/api/v1/integration/webhooks/{id}"))).await;
+            e["webhook"]["failing_since"].is_string().then_some(())
+        }).await;
+        backdate(&app, "webhook_endpoints", "failing_since", "id", &id, 6).await;
+        let endpoint = within(10, || async {
+            let (_, e) = send(app.get(&admin, &format!("/api/v1/integration/webhooks/{id}"))).await;
+            (e["webhook"]["active"] == false).then_some(e)
+        }).await;
+        assert!(endpoint["webhook"]["disabled_reason"].as_str().unwrap().contains("5 days"), "{endpoint}");
+        let failed = deliveries(&app, &admin, &id, "&status=failed").await;
+        assert_eq!(failed.len(), 2, "the queued delivery is failed too, and recoverable");
+        assert!(deliveries(&app, &admin, &id, "&status=pending").await.is_empty());
+    }
+
+    async fn a_delivery_past_its_ttl_expires_and_old_history_is_purged(backend) {
+        let app = TestApp::private(backend, WEBHOOK_ENV).await;
+        let admin = admin_token(&app).await;
+        let receiver = Receiver::start().await;
+        receiver.answer_retry_after(503, 2, 1);
+        let (id, _) = register(&app, &admin, &receiver.url(), json!(["tag.created"])).await;
+        create_tag(&app, &admin, "late").await;
+        receiver.wait_for(1, 10).await;
+        // Queued two days ago: past the 24 h TTL when its retry comes.
+        backdate(&app, "webhook_deliveries", "created_at", "endpoint_id", &id, 2).await;
+        let expired = within(10, || async {
+            let d = deliveries(&app, &admin, &id, "&status=expired").await;
+            (d.len() == 1).then_some(d)
+        }).await;
+        assert!(expired[0]["last_error"].as_str().unwrap().contains("WEBHOOK_DELIVERY_TTL_HOURS"));
+        assert_eq!(receiver.received().len(), 1, "not sent again");
+
+        // Finished 91 days ago: purged with its attempts.
+        backdate(&app, "webhook_deliveries", "completed_at", "endpoint_id", &id, 91).await;
+        let purged = timebridge::webhooks::retention::purge(&app.db, 90).await.unwrap();
+        assert_eq!(purged, 1);
+        assert!(deliveries(&app, &admin, &id, "").await.is_empty());
     }
 }
