@@ -171,10 +171,10 @@ impl App {
             task.abort();
         }
         // Other instances can take this one's webhook endpoints over at once.
-        if let Some(owner) = worker_owner {
-            if let Err(e) = webhooks::worker::release_all(&release_state, &owner).await {
-                tracing::warn!(error = %e, "could not release webhook leases");
-            }
+        if let Some(owner) = worker_owner
+            && let Err(e) = webhooks::worker::release_all(&release_state, &owner).await
+        {
+            tracing::warn!(error = %e, "could not release webhook leases");
         }
         drop(release_state);
         // The router (and with it every usage recorder) is gone: the writer drains and stops.

@@ -220,10 +220,10 @@ pub async fn update(
     if let Some(url) = changes.url {
         row.url = Set(check_url(app, &mut errors, &url).await);
     }
-    if let Some(events) = changes.events {
-        if let Some(events) = parse_events(&mut errors, &events) {
-            row.events = Set(events.to_stored());
-        }
+    if let Some(events) = changes.events
+        && let Some(events) = parse_events(&mut errors, &events)
+    {
+        row.events = Set(events.to_stored());
     }
     if let Some(policy) = changes.retry_policy {
         row.retry_policy = Set(parse_policy(&mut errors, Some(&policy)).as_str().to_owned());

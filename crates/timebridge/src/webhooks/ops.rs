@@ -87,13 +87,13 @@ fn health(
         }
     }
     let limit = shared.app.config.webhooks.disable_after_failing;
-    if let (None, Some(since)) = (&disabled, *failing_since) {
-        if now - since >= limit {
-            disabled = Some(format!(
-                "every delivery failed for {} days",
-                limit.as_secs() / 86_400
-            ));
-        }
+    if let (None, Some(since)) = (&disabled, *failing_since)
+        && now - since >= limit
+    {
+        disabled = Some(format!(
+            "every delivery failed for {} days",
+            limit.as_secs() / 86_400
+        ));
     }
     Health {
         failing_since: *failing_since,

@@ -172,6 +172,19 @@ async fn claim(shared: &Shared, n: u64) -> Result<Vec<endpoint::Model>, DbErr> {
         )
         .order_by(endpoint::Column::NextDueAt, Order::Asc)
         .limit(n);
+    // A plain read first: when nothing is due (the common case for a wake-up while every due
+    // endpoint is already being served), no write lock is taken.
+    let any: Option<Uuid> = endpoint::Entity::find()
+        .select_only()
+        .column(endpoint::Column::Id)
+        .filter(Expr::col(endpoint::Column::Id).in_subquery(due.clone()))
+        .limit(1)
+        .into_tuple()
+        .one(shared.db().conn())
+        .await?;
+    if any.is_none() {
+        return Ok(Vec::new());
+    }
     if !shared.db().is_sqlite() {
         due.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
     }

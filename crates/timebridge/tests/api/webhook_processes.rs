@@ -37,14 +37,17 @@ impl Server {
         for (k, v) in WEBHOOK_ENV.iter().chain(env) {
             command.env(k, v);
         }
-        let child = command.spawn().expect("the binary runs");
+        // Owned at once, so a failed start still kills and reaps it (on drop).
+        let server = Self {
+            child: command.spawn().expect("the binary runs"),
+        };
         let health = format!("http://127.0.0.1:{port}/health");
         for _ in 0..200 {
             if reqwest::get(&health)
                 .await
                 .is_ok_and(|r| r.status().is_success())
             {
-                return Self { child };
+                return server;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
