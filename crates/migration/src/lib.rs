@@ -42,6 +42,7 @@ mod m20261123_000004_tracking;
 mod m20261123_000005_billing;
 mod m20261123_000006_time_off;
 mod m20261123_000007_webhooks;
+mod m20261123_000008_connectors;
 
 /// The ordered list of migrations `timebridge migrate` and `timebridge serve` apply.
 pub struct Migrator;
@@ -57,6 +58,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_billing::Migration),
             Box::new(m20261123_000006_time_off::Migration),
             Box::new(m20261123_000007_webhooks::Migration),
+            Box::new(m20261123_000008_connectors::Migration),
         ]
     }
 }

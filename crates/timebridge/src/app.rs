@@ -20,7 +20,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::{
     access::{self, TokenAuthority, usage::UsageRecorder},
     config::Config,
-    directory, events,
+    connectors, directory, events, jobs,
     platform::{
         auth::{Guard, guard},
         crypto::{SecretKey, load_secret_key},
@@ -47,6 +47,8 @@ pub struct Inner {
     pub limiter: RateLimiter,
     pub usage: UsageRecorder,
     pub secret_key: SecretKey,
+    /// Active connector integrations, for the webhook receivers.
+    pub integrations: connectors::store::ActiveIntegrations,
 }
 
 impl Deref for AppState {
@@ -83,6 +85,8 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(tracking::timesheets::routes::routes())
         .merge(events::routes::routes())
         .merge(webhooks::routes::routes())
+        .merge(connectors::routes::routes())
+        .merge(jobs::routes::routes())
         .merge(directory::routes::routes())
         .merge(access::routes::routes())
 }
@@ -119,6 +123,7 @@ impl App {
             db,
             secret_key,
             config,
+            integrations: Default::default(),
         }));
         let mut background = vec![
             spawn_housekeeping(state.clone()),
@@ -126,6 +131,7 @@ impl App {
         ];
         let (worker_tasks, worker_owner) = webhooks::worker::spawn(state.clone());
         background.extend(worker_tasks);
+        background.push(jobs::spawn(state.clone()));
         let (router, openapi) = router(state.clone());
         Ok(Self {
             router,
@@ -189,12 +195,6 @@ fn spawn_housekeeping(state: AppState) -> JoinHandle<()> {
         loop {
             tick.tick().await;
             state.limiter.retain_recent();
-            let days = state.config.webhooks.log_retention_days;
-            match webhooks::retention::purge(&state.db, days).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(purged = n, "purged old webhook deliveries"),
-                Err(e) => tracing::warn!(error = %e, "could not purge webhook deliveries"),
-            }
         }
     })
 }
@@ -215,8 +215,10 @@ fn spawn_version_refresh(state: AppState) -> JoinHandle<()> {
 /// Assembles the whole router and the final OpenAPI document.
 fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let (api, mut doc) = api_routes().split_for_parts();
+    // Unguarded: health, and the receivers providers call (authenticated by signatures).
     let (system, system_doc) = OpenApiRouter::<AppState>::new()
         .routes(routes!(health))
+        .merge(connectors::routes::receivers())
         .split_for_parts();
     doc.merge(system_doc);
     let doc = openapi::finalize(doc);

@@ -172,6 +172,21 @@ pub const SETTINGS: &[Setting] = &[
         "`production` (webhook URLs must be https) or `development` (http allowed).",
     ),
     s(
+        "GITHUB_API_URL",
+        "https://api.github.com",
+        "Base URL of the GitHub REST API the GitHub connector calls (GitHub Enterprise: `https://host/api/v3`).",
+    ),
+    s(
+        "SLACK_API_URL",
+        "https://slack.com/api",
+        "Base URL of the Slack Web API the Slack connector calls.",
+    ),
+    s(
+        "INBOUND_WEBHOOK_RETENTION_DAYS",
+        "90",
+        "Days received connector webhooks (the de-duplication ledger) are kept.",
+    ),
+    s(
         "OAUTH_TOKEN_EXPIRY_MINUTES",
         "60",
         "Lifetime assumed for an OAuth access token that states none.",
@@ -283,6 +298,14 @@ pub struct WebhookConfig {
     pub lease: Duration,
 }
 
+/// Connector settings.
+#[derive(Clone, Debug)]
+pub struct ConnectorConfig {
+    pub github_api_url: String,
+    pub slack_api_url: String,
+    pub inbound_retention_days: u32,
+}
+
 /// OAuth connection settings.
 #[derive(Clone, Debug)]
 pub struct OAuthConfig {
@@ -328,6 +351,7 @@ pub struct Config {
     pub usage_log_flush: Duration,
     pub rate_limits: RateLimitConfig,
     pub webhooks: WebhookConfig,
+    pub connectors: ConnectorConfig,
     pub oauth: OAuthConfig,
     pub plugins: PluginConfig,
     pub consent: ConsentConfig,
@@ -404,6 +428,15 @@ impl Reader<'_> {
             value,
             problem,
         })
+    }
+}
+
+/// An http(s) base URL, without its trailing slash.
+fn base_url(v: &str) -> Result<String, String> {
+    if v.starts_with("http://") || v.starts_with("https://") {
+        Ok(v.trim().trim_end_matches('/').to_owned())
+    } else {
+        Err("must be an http(s) URL".into())
     }
 }
 
@@ -504,6 +537,11 @@ impl Config {
                 log_retention_days: r.positive("WEBHOOK_LOG_RETENTION_DAYS")?,
                 workers: r.count("WEBHOOK_WORKERS")?,
                 lease: r.seconds("WEBHOOK_LEASE_SECONDS")?,
+            },
+            connectors: ConnectorConfig {
+                github_api_url: r.with("GITHUB_API_URL", base_url)?,
+                slack_api_url: r.with("SLACK_API_URL", base_url)?,
+                inbound_retention_days: r.positive("INBOUND_WEBHOOK_RETENTION_DAYS")?,
             },
             oauth: OAuthConfig {
                 token_expiry: Duration::from_secs(

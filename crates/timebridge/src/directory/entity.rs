@@ -98,6 +98,8 @@ pub mod user {
         pub name: String,
         pub password_hash: Option<String>,
         pub is_active: bool,
+        /// GitHub login: how the GitHub connector finds the user an issue is assigned to.
+        pub github_username: Option<String>,
         pub created_at: TimeDateTimeWithTimeZone,
         pub updated_at: TimeDateTimeWithTimeZone,
     }

@@ -157,6 +157,7 @@ pub async fn create_user(db: &Db, new: NewUser) -> Result<Member, DirectoryError
         name: Set(name),
         password_hash: Set(password_hash),
         is_active: Set(true),
+        github_username: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

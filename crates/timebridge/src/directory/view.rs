@@ -20,6 +20,8 @@ pub struct UserView {
     pub role: Role,
     pub is_admin: bool,
     pub is_active: bool,
+    /// GitHub login, set through the GitHub connector's config.
+    pub github_username: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
@@ -33,6 +35,7 @@ impl UserView {
             role,
             is_admin: role == Role::Admin,
             is_active: user.is_active,
+            github_username: user.github_username,
             created_at: user.created_at,
         }
     }

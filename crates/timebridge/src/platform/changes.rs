@@ -103,6 +103,11 @@ impl WorkspaceChange {
         self.txn.query_one(&query).await.map(|_| ())
     }
 
+    /// How many events the change has recorded so far.
+    pub fn pending_events(&self) -> usize {
+        self.events.len()
+    }
+
     /// Who is making the change.
     pub fn actor(&self) -> &Actor {
         &self.actor

@@ -100,6 +100,8 @@ pub struct TestApp {
     pub base: String,
     /// The server's own pool: writes through it are seen by the server as its own.
     pub db: Db,
+    /// The server's shared state (for calling services and jobs directly).
+    pub state: timebridge::app::AppState,
     pub client: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
     _dir: Option<TempDir>,
@@ -141,6 +143,7 @@ impl TestApp {
         let config = Config::from_map(&vars).expect("valid test configuration");
         let app = App::build(config).await.expect("the app builds");
         let db = app.state.db.clone();
+        let state = app.state.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -156,6 +159,7 @@ impl TestApp {
         Self {
             base,
             db,
+            state,
             client: reqwest::Client::new(),
             shutdown: Some(tx),
             _dir: None,

@@ -443,24 +443,43 @@ pub async fn upsert_by_external_ref(
     description: Option<&str>,
     priority: Option<TaskPriority>,
 ) -> Result<(TaskView, bool), ApiError> {
+    let mut change = WorkspaceChange::begin(db, acting.workspace_id, acting.actor.clone()).await?;
+    let upserted = upsert_by_external_ref_in(
+        &mut change,
+        project_id,
+        external_ref,
+        name,
+        description,
+        priority,
+    )
+    .await?;
+    change.commit().await?;
+    Ok(upserted)
+}
+
+/// [`upsert_by_external_ref`] inside a change the caller commits (a connector's webhook,
+/// recorded in the same transaction).
+pub async fn upsert_by_external_ref_in(
+    change: &mut WorkspaceChange,
+    project_id: Uuid,
+    external_ref: &str,
+    name: &str,
+    description: Option<&str>,
+    priority: Option<TaskPriority>,
+) -> Result<(TaskView, bool), ApiError> {
+    let workspace_id = bound_workspace(change)?;
     let mut errors = FieldErrors::new();
     let external_ref = required_text(&mut errors, "external_ref", external_ref, EXTERNAL_REF_MAX);
-    let name = required_text(&mut errors, "name", name, NAME_MAX);
+    let name = required_text(&mut errors, "name", &truncated(name, NAME_MAX), NAME_MAX);
     let description = optional_text(
         &mut errors,
         "description",
-        description.map(str::to_owned),
+        description.map(|d| truncated(d, DESCRIPTION_MAX)),
         DESCRIPTION_MAX,
     );
-    let mut change = WorkspaceChange::begin(db, acting.workspace_id, acting.actor.clone()).await?;
-    change.lock_workspace().await?;
-    check_project(&*change, acting.workspace_id, project_id, &mut errors).await?;
+    check_project(&**change, workspace_id, project_id, &mut errors).await?;
     errors.into_result()?;
-    let existing = task::Entity::find()
-        .filter(task::Column::WorkspaceId.eq(acting.workspace_id))
-        .filter(task::Column::ExternalRef.eq(external_ref.as_str()))
-        .one(&*change)
-        .await?;
+    let existing = find_by_external_ref(&**change, workspace_id, &external_ref).await?;
     let Some(existing) = existing else {
         let row = TaskRow {
             project_id,
@@ -473,8 +492,7 @@ pub async fn upsert_by_external_ref(
             estimate: None,
             external_ref: Some(external_ref),
         };
-        let view = insert(&mut change, acting.workspace_id, row).await?;
-        change.commit().await?;
+        let view = insert(change, workspace_id, row).await?;
         return Ok((view, true));
     };
     let wanted = Synced {
@@ -486,9 +504,59 @@ pub async fn upsert_by_external_ref(
     if wanted.matches(&existing) {
         return Ok((TaskView::from(existing), false));
     }
-    let view = sync(&mut change, existing, wanted).await?;
-    change.commit().await?;
+    let view = sync(change, existing, wanted).await?;
     Ok((view, false))
+}
+
+/// The workspace's task with this `external_ref`, if any.
+pub async fn find_by_external_ref<C: ConnectionTrait>(
+    db: &C,
+    workspace_id: Uuid,
+    external_ref: &str,
+) -> Result<Option<task::Model>, DbErr> {
+    task::Entity::find()
+        .filter(task::Column::WorkspaceId.eq(workspace_id))
+        .filter(task::Column::ExternalRef.eq(external_ref))
+        .one(db)
+        .await
+}
+
+/// For connectors, inside their change: sets the status of the task with this `external_ref`
+/// (`task.completed` when it becomes done). `None` when there is no such task; nothing is
+/// recorded when it already had the status.
+pub async fn set_status_by_external_ref_in(
+    change: &mut WorkspaceChange,
+    external_ref: &str,
+    status: TaskStatus,
+) -> Result<Option<TaskView>, ApiError> {
+    let workspace_id = bound_workspace(change)?;
+    let Some(existing) = find_by_external_ref(&**change, workspace_id, external_ref).await? else {
+        return Ok(None);
+    };
+    if existing.status == status {
+        return Ok(Some(TaskView::from(existing)));
+    }
+    let before = (existing.status, existing.completed_at);
+    let mut active: task::ActiveModel = existing.into();
+    let now = clock::now();
+    active.status = Set(status);
+    active.completed_at = Set(completed_at(Some(before), status, now));
+    active.updated_at = Set(now);
+    let view = TaskView::from(active.update(&**change).await?);
+    record_update(change, before.0, &view)?;
+    Ok(Some(view))
+}
+
+/// The workspace a change was begun on.
+fn bound_workspace(change: &WorkspaceChange) -> Result<Uuid, ApiError> {
+    change
+        .workspace_id()
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("a connector change has no workspace")))
+}
+
+/// At most `max` characters (connectors take names from elsewhere: cut, not refused).
+fn truncated(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
 }
 
 /// What a connector keeps in step on its task.

@@ -90,14 +90,28 @@ pub async fn start(
     task_id: Option<Uuid>,
     notes: Option<String>,
 ) -> Result<TimeEntryView, ApiError> {
+    let mut change = WorkspaceChange::begin(db, acting.workspace_id, acting.actor.clone()).await?;
+    let view = start_in(&mut change, acting, project_id, task_id, notes).await?;
+    change.commit().await?;
+    Ok(view)
+}
+
+/// [`start`] inside a change the caller commits (a connector, recording its webhook in the
+/// same transaction).
+pub async fn start_in(
+    change: &mut WorkspaceChange,
+    acting: &Acting,
+    project_id: Option<Uuid>,
+    task_id: Option<Uuid>,
+    notes: Option<String>,
+) -> Result<TimeEntryView, ApiError> {
     let mut errors = FieldErrors::new();
     if project_id.is_none() {
         errors.add("project_id", "is required");
     }
     let notes = optional_text(&mut errors, "notes", notes, service::MAX_NOTES);
-    let mut change = WorkspaceChange::begin(db, acting.workspace_id, acting.actor.clone()).await?;
     let project = service::check_links(
-        &*change,
+        &**change,
         acting.workspace_id,
         project_id,
         task_id,
@@ -112,10 +126,10 @@ pub async fn start(
     // Any running timer of the user, in any workspace, blocks a second one.
     if let Some(current) = entry::Entity::find()
         .filter(entry::Column::RunningUserId.eq(acting.user_id))
-        .one(&*change)
+        .one(&**change)
         .await?
     {
-        let current = views(&*change, vec![current]).await?.pop();
+        let current = views(&**change, vec![current]).await?.pop();
         return Err(already_running(current.as_ref()));
     }
     let now = time::now();
@@ -137,7 +151,7 @@ pub async fn start(
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(&*change)
+    .insert(&**change)
     .await
     .map_err(|e| {
         if is_unique_violation(&e) {
@@ -148,7 +162,6 @@ pub async fn start(
     })?;
     let view = TimeEntryView::new(model, Vec::new());
     change.record(EventType::TimerStarted, view.id, &view)?;
-    change.commit().await?;
     Ok(view)
 }
 
@@ -167,7 +180,19 @@ pub async fn stop(
         return Err(ApiError::invalid("stop_time", "must not be in the future"));
     }
     let mut change = WorkspaceChange::begin(db, acting.workspace_id, acting.actor.clone()).await?;
-    let Some(current) = running(&*change, acting.workspace_id, acting.user_id).await? else {
+    let view = stop_in(&mut change, acting, end).await?;
+    change.commit().await?;
+    Ok(view)
+}
+
+/// Stops the acting user's running timer at `end`, inside a change the caller commits.
+pub async fn stop_in(
+    change: &mut WorkspaceChange,
+    acting: &Acting,
+    end: ::time::OffsetDateTime,
+) -> Result<TimeEntryView, ApiError> {
+    let now = time::now();
+    let Some(current) = running(&**change, acting.workspace_id, acting.user_id).await? else {
         return Err(ApiError::coded(
             StatusCode::CONFLICT,
             "no_active_timer",
@@ -185,10 +210,9 @@ pub async fn stop(
     active.duration_seconds = Set(Some((end - current.start_time).whole_seconds()));
     active.running_user_id = Set(None);
     active.updated_at = Set(now);
-    let model = active.update(&*change).await?;
-    let view = views(&*change, vec![model]).await?.remove(0);
+    let model = active.update(&**change).await?;
+    let view = views(&**change, vec![model]).await?.remove(0);
     change.record(EventType::TimerStopped, view.id, &view)?;
-    change.commit().await?;
     Ok(view)
 }
 
@@ -217,6 +241,14 @@ async fn start_timer(
         body.notes,
     )
     .await?;
+    // Fire-and-forget: the answer never waits for Slack.
+    crate::connectors::slack::notify::timer_changed(
+        &app,
+        caller.user_id,
+        caller.workspace_id,
+        &timer,
+        true,
+    );
     Ok((
         StatusCode::CREATED,
         Json(TimerStarted {
@@ -248,6 +280,13 @@ async fn stop_timer(
         crate::platform::extract::parse_json(&body)?
     };
     let time_entry = stop(&app.db, &caller.acting(), body.stop_time).await?;
+    crate::connectors::slack::notify::timer_changed(
+        &app,
+        caller.user_id,
+        caller.workspace_id,
+        &time_entry,
+        false,
+    );
     Ok(Json(TimeEntryChanged {
         message: "Timer stopped successfully".into(),
         time_entry,

@@ -1,0 +1,280 @@
+//! `POST /api/integrations/github/webhook`: verify, record, apply once.
+
+use axum::{
+    body::Bytes,
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+    sea_query::{Expr, ExprTrait},
+};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{external_ref, priority_from_labels, signature};
+use crate::{
+    app::AppState,
+    connectors::{
+        Provider,
+        ledger::{self, APPLIED, IGNORED, Received, Seen},
+        store::Integration,
+    },
+    directory::entity::{membership, user},
+    platform::{acting::Acting, changes::WorkspaceChange, error::ApiError, outbox::Actor},
+    tracking::{
+        tasks::{TaskStatus, service as tasks},
+        time_entries::timer,
+    },
+};
+
+fn answer(status: StatusCode, body: Value) -> Response {
+    (status, axum::Json(body)).into_response()
+}
+
+fn refuse(status: StatusCode, error: &str) -> Response {
+    answer(status, json!({"ok": false, "error": error}))
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+/// Receives one delivery.
+pub async fn receive(app: &AppState, headers: &HeaderMap, body: Bytes) -> Response {
+    let Some(signature_header) = header(headers, "x-hub-signature-256") else {
+        return refuse(StatusCode::UNAUTHORIZED, "Missing X-Hub-Signature-256");
+    };
+    let integrations = match app
+        .integrations
+        .get(&app.db, &app.secret_key, Provider::Github)
+        .await
+    {
+        Ok(list) => list,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    // The signature is checked before anything in the payload is read.
+    let Some(integration) = integrations.iter().find(|i| {
+        i.text("webhook_secret")
+            .is_some_and(|secret| signature::verify(secret, &body, signature_header))
+    }) else {
+        tracing::warn!(
+            "GitHub webhook refused: no active integration's secret matches its signature"
+        );
+        return refuse(StatusCode::UNAUTHORIZED, "Invalid signature");
+    };
+    let (Some(event), Some(delivery)) = (
+        header(headers, "x-github-event"),
+        header(headers, "x-github-delivery"),
+    ) else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "Missing X-GitHub-Event or X-GitHub-Delivery",
+        );
+    };
+    let text = String::from_utf8_lossy(&body);
+    let received = Received {
+        provider: Provider::Github,
+        delivery_id: delivery,
+        integration_id: Some(integration.record.id),
+        workspace_id: Some(integration.record.workspace_id),
+        event_type: event,
+        headers,
+        payload: &text,
+    };
+    let Ok(payload) = serde_json::from_str::<Value>(&text) else {
+        ledger::record_failure(&app.db, &received, "malformed JSON payload").await;
+        return refuse(StatusCode::BAD_REQUEST, "Malformed JSON payload");
+    };
+    match apply_once(app, integration, &received, event, &payload).await {
+        Ok(reply) => answer(StatusCode::OK, reply),
+        Err(e) => {
+            let message = e.to_string();
+            ledger::record_failure(&app.db, &received, &message).await;
+            let status = e.status();
+            answer(status, json!({"ok": false, "error": message}))
+        }
+    }
+}
+
+/// Applies the delivery in one change with its ledger row, unless it was applied before.
+async fn apply_once(
+    app: &AppState,
+    integration: &Integration,
+    received: &Received<'_>,
+    event: &str,
+    payload: &Value,
+) -> Result<Value, ApiError> {
+    let actor = Actor::integration("github", Some(integration.record.user_id));
+    let mut change =
+        WorkspaceChange::begin(&app.db, integration.record.workspace_id, actor).await?;
+    let seen = ledger::seen(&*change, Provider::Github, received.delivery_id).await?;
+    if let Seen::Done(status) = &seen {
+        return Ok(json!({"ok": true, "duplicate": true, "status": status}));
+    }
+    let (status, reply) = apply(&mut change, integration, event, payload).await?;
+    ledger::record(&*change, received, &seen, status, None).await?;
+    change.commit().await?;
+    Ok(reply)
+}
+
+/// What a delivery does.
+async fn apply(
+    change: &mut WorkspaceChange,
+    integration: &Integration,
+    event: &str,
+    payload: &Value,
+) -> Result<(&'static str, Value), ApiError> {
+    match event {
+        "ping" => Ok((APPLIED, json!({"ok": true, "message": "pong"}))),
+        "issues" => issue(change, integration, payload).await,
+        other => Ok(ignored(format!("event '{other}' is not handled"))),
+    }
+}
+
+fn ignored(why: String) -> (&'static str, Value) {
+    (
+        IGNORED,
+        json!({"ok": true, "ignored": true, "message": why}),
+    )
+}
+
+async fn issue(
+    change: &mut WorkspaceChange,
+    integration: &Integration,
+    payload: &Value,
+) -> Result<(&'static str, Value), ApiError> {
+    let action = payload["action"].as_str().unwrap_or_default();
+    let issue = &payload["issue"];
+    let Some(number) = issue["number"].as_u64() else {
+        return Err(ApiError::BadRequest(
+            "issues payload without issue.number".into(),
+        ));
+    };
+    let repo = payload["repository"]["full_name"]
+        .as_str()
+        .unwrap_or_default();
+    let configured = integration.text("repo").unwrap_or_default();
+    if !repo.eq_ignore_ascii_case(configured) {
+        return Ok(ignored(format!(
+            "repository '{repo}' is not the configured one"
+        )));
+    }
+    if !matches!(
+        action,
+        "opened" | "reopened" | "edited" | "assigned" | "closed"
+    ) {
+        return Ok(ignored(format!("issues.{action} is not handled")));
+    }
+    let Some(project_id) = integration.uuid("project_id") else {
+        return Err(ApiError::Unprocessable(
+            "the integration has no project_id".into(),
+        ));
+    };
+    let reference = external_ref(number);
+    let title = issue["title"].as_str().unwrap_or("Untitled issue");
+    let description = description(issue);
+    let labels = issue["labels"].as_array().cloned().unwrap_or_default();
+    let (task, created) = tasks::upsert_by_external_ref_in(
+        change,
+        project_id,
+        &reference,
+        title,
+        Some(&description),
+        priority_from_labels(&labels),
+    )
+    .await?;
+    let mut reply =
+        json!({"ok": true, "task_id": task.id, "external_ref": reference, "created": created});
+    match action {
+        "closed" => {
+            tasks::set_status_by_external_ref_in(change, &reference, TaskStatus::Done).await?;
+        }
+        "reopened" => {
+            tasks::set_status_by_external_ref_in(change, &reference, TaskStatus::Todo).await?;
+        }
+        "assigned" if integration.flag("auto_start_timer") == Some(true) => {
+            let login = payload["assignee"]["login"]
+                .as_str()
+                .or_else(|| issue["assignee"]["login"].as_str())
+                .unwrap_or_default();
+            reply["timer"] =
+                start_for_assignee(change, integration, project_id, task.id, login).await?;
+        }
+        _ => {}
+    }
+    Ok((APPLIED, reply))
+}
+
+fn description(issue: &Value) -> String {
+    let url = issue["html_url"].as_str().unwrap_or_default();
+    match issue["body"].as_str().filter(|b| !b.trim().is_empty()) {
+        Some(body) => format!("{url}\n\n{body}"),
+        None => url.to_owned(),
+    }
+}
+
+/// Starts a timer on the task for the member whose GitHub login is `login`. A member who
+/// matches no one, or whose timer already runs, is reported, not an error.
+async fn start_for_assignee(
+    change: &mut WorkspaceChange,
+    integration: &Integration,
+    project_id: Uuid,
+    task_id: Uuid,
+    login: &str,
+) -> Result<Value, ApiError> {
+    let workspace_id = integration.record.workspace_id;
+    let Some(user_id) = member_by_login(&**change, workspace_id, login).await? else {
+        return Ok(
+            json!({"started": false, "reason": format!("no member has the GitHub login '{login}'")}),
+        );
+    };
+    let acting = Acting {
+        workspace_id,
+        user_id,
+        is_admin: false,
+        actor: Actor::integration("github", Some(user_id)),
+    };
+    if timer::running(&**change, workspace_id, user_id)
+        .await?
+        .is_some()
+    {
+        return Ok(
+            json!({"started": false, "user_id": user_id, "reason": "a timer is already running"}),
+        );
+    }
+    let notes = Some(format!("GitHub issue {}", task_id));
+    let entry = timer::start_in(change, &acting, Some(project_id), Some(task_id), notes).await?;
+    Ok(json!({"started": true, "user_id": user_id, "time_entry_id": entry.id}))
+}
+
+/// The member of the workspace whose `github_username` is `login` (case-insensitively).
+async fn member_by_login<C: ConnectionTrait>(
+    db: &C,
+    workspace_id: Uuid,
+    login: &str,
+) -> Result<Option<Uuid>, ApiError> {
+    if login.is_empty() {
+        return Ok(None);
+    }
+    let found: Option<Uuid> = membership::Entity::find()
+        .select_only()
+        .column(membership::Column::UserId)
+        .inner_join(user::Entity)
+        .filter(membership::Column::WorkspaceId.eq(workspace_id))
+        .filter(
+            Expr::expr(sea_orm::sea_query::Func::lower(Expr::col((
+                user::Entity,
+                user::Column::GithubUsername,
+            ))))
+            .eq(login.to_lowercase()),
+        )
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(found)
+}

@@ -1,0 +1,170 @@
+//! The Slack connector (seed 002): the `/tt` slash command, timer notifications to a channel,
+//! and a daily summary.
+//!
+//! * `POST /api/integrations/slack/events` checks `X-Slack-Signature` (v0) and refuses
+//!   requests more than five minutes old; answers Slack's `url_verification`; runs `/tt start
+//!   [project]`, `stop`, `status`, `today` and `help` for the member whose `slack_user_id` sent
+//!   it, answering ephemeral JSON at once (Slack allows 3 seconds).
+//! * Timer started/stopped messages go to the member's `channel`, fire-and-forget: the timer
+//!   never waits for Slack, and a Slack outage is only logged.
+//! * The daily summary is posted at the member's `daily_summary_time` (HH:MM, UTC) by the
+//!   `slack_daily_summary` job, which runs every 30 minutes.
+
+mod commands;
+mod events;
+pub mod notify;
+pub mod signature;
+
+use serde_json::{Map, Value, json};
+
+use super::{
+    Connector, Field, FieldKind, Provider, Reply,
+    outbound::{self, describe},
+    store::{self, Integration},
+};
+use crate::{
+    app::AppState,
+    platform::{acting::Acting, error::FieldErrors},
+};
+
+/// The connector.
+pub struct SlackConnector;
+
+const FIELDS: &[Field] = &[
+    Field {
+        name: "bot_token",
+        kind: FieldKind::Secret,
+        required: true,
+        description: "The Slack app's bot token (`xoxb-…`), for posting messages.",
+    },
+    Field {
+        name: "signing_secret",
+        kind: FieldKind::Secret,
+        required: true,
+        description: "The Slack app's signing secret: every request's X-Slack-Signature is checked against it.",
+    },
+    Field {
+        name: "slack_user_id",
+        kind: FieldKind::Text,
+        required: true,
+        description: "Your Slack member id (`U…`): slash commands from it act as you.",
+    },
+    Field {
+        name: "channel",
+        kind: FieldKind::Text,
+        required: false,
+        description: "Channel id (`C…`) for timer notifications and the daily summary.",
+    },
+    Field {
+        name: "notify_timer",
+        kind: FieldKind::Bool,
+        required: false,
+        description: "Post when your timer starts or stops (default true when a channel is set).",
+    },
+    Field {
+        name: "daily_summary_time",
+        kind: FieldKind::Time,
+        required: false,
+        description: "When to post your daily summary, HH:MM UTC (none: no summary).",
+    },
+];
+
+/// Calls a Slack Web API method with the integration's bot token. Slack answers 200 with
+/// `{"ok": false, "error": …}` for its own errors.
+pub async fn call(app: &AppState, integration: &Integration, method: &str, body: &Value) -> Reply {
+    let Some(token) = integration.text("bot_token") else {
+        return Reply::not_configured();
+    };
+    let url = format!("{}/{method}", app.config.connectors.slack_api_url);
+    let response = outbound::client()
+        .post(url)
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await;
+    match response {
+        Ok(r) if r.status().is_success() => match r.json::<Value>().await {
+            Ok(v) if v["ok"] == Value::Bool(true) => Reply::ok(v),
+            Ok(v) => Reply::error(format!(
+                "Slack answered: {}",
+                v["error"].as_str().unwrap_or("an error")
+            )),
+            Err(_) => Reply::error("Slack's answer could not be read"),
+        },
+        Ok(r) => Reply::error(format!("Slack answered {}", r.status().as_u16())),
+        Err(e) => Reply::error(describe(&e)),
+    }
+}
+
+impl Connector for SlackConnector {
+    fn provider(&self) -> Provider {
+        Provider::Slack
+    }
+
+    fn fields(&self) -> &'static [Field] {
+        FIELDS
+    }
+
+    async fn check_config(
+        &self,
+        _app: &AppState,
+        _acting: &Acting,
+        config: &Map<String, Value>,
+        errors: &mut FieldErrors,
+    ) -> Result<(), sea_orm::DbErr> {
+        if let Some(id) = config.get("slack_user_id").and_then(Value::as_str)
+            && !id.chars().all(|c| c.is_ascii_alphanumeric())
+        {
+            errors.add(
+                "slack_user_id",
+                "must be a Slack member id such as U2CERLKJA",
+            );
+        }
+        Ok(())
+    }
+
+    async fn test(&self, app: &AppState, integration: &Integration) -> Reply {
+        let reply = call(app, integration, "auth.test", &json!({})).await;
+        let reply = if reply.is_ok() {
+            Reply::ok(json!({"team": reply.0["team"], "bot_user": reply.0["user"]}))
+        } else {
+            reply
+        };
+        store::record_outcome(
+            &app.db,
+            integration.record.id,
+            reply.0["error"].as_str(),
+            false,
+        )
+        .await;
+        reply
+    }
+
+    async fn sync(
+        &self,
+        _app: &AppState,
+        _acting: &Acting,
+        _integration: &Integration,
+        _params: &Value,
+    ) -> Reply {
+        Reply::error("Slack has nothing to sync")
+    }
+
+    async fn handle_webhook(
+        &self,
+        app: &AppState,
+        headers: &axum::http::HeaderMap,
+        body: axum::body::Bytes,
+    ) -> axum::response::Response {
+        events::receive(app, headers, body).await
+    }
+
+    async fn revoke(&self, app: &AppState, integration: &Integration) -> Reply {
+        // Best effort: the token is forgotten whether or not Slack answers.
+        let revoked = call(app, integration, "auth.revoke", &json!({})).await;
+        if let Err(e) = store::delete(app, integration.record.id, Provider::Slack).await {
+            return Reply::error(format!("could not remove the integration: {e}"));
+        }
+        Reply::ok(json!({"message": "Slack integration removed", "token_revoked": revoked.is_ok()}))
+    }
+}

@@ -1,0 +1,229 @@
+//! The Slack connector against a local stand-in of slack.com, with requests signed exactly as
+//! Slack signs them; and the scheduler that posts the daily summary.
+
+use serde_json::{Value, json};
+use timebridge::connectors::slack::signature;
+
+use crate::{both, stand_ins::*, support::*, webhooks::admin_token};
+
+const SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+const BOT_TOKEN: &str = "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy";
+const SLACK_USER: &str = "U2CERLKJA";
+
+struct Setup {
+    app: TestApp,
+    token: String,
+    slack: StandIn,
+}
+
+async fn setup(backend: Backend, slack_url: Option<&str>) -> Setup {
+    let slack = StandIn::slack(BOT_TOKEN).await;
+    let url = slack_url
+        .map(str::to_owned)
+        .unwrap_or_else(|| slack.base.clone());
+    let app = TestApp::private(backend, &[("SLACK_API_URL", &url)]).await;
+    let token = admin_token(&app).await;
+    for name in ["Website redesign", "Mobile app", "Website hosting"] {
+        let (status, _) = send(
+            app.post(&token, "/api/v1/projects")
+                .json(&json!({"name": name})),
+        )
+        .await;
+        assert_eq!(status, 201);
+    }
+    let (status, body) = send(app.put(&token, "/api/integrations/slack/config").json(&json!({
+        "bot_token": BOT_TOKEN, "signing_secret": SIGNING_SECRET, "slack_user_id": SLACK_USER,
+        "channel": "C0123456789",
+    }))).await;
+    assert_eq!(status, 200, "{body}");
+    Setup { app, token, slack }
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Posts a body signed as Slack signs it, at `timestamp`.
+async fn slack_post(
+    app: &TestApp,
+    body: &str,
+    content_type: &str,
+    timestamp: i64,
+    secret: &str,
+) -> (u16, Value) {
+    let ts = timestamp.to_string();
+    send(
+        app.client
+            .post(app.url("/api/integrations/slack/events"))
+            .header("Content-Type", content_type)
+            .header("X-Slack-Request-Timestamp", &ts)
+            .header(
+                "X-Slack-Signature",
+                signature::sign(secret, &ts, body.as_bytes()),
+            )
+            .body(body.to_owned()),
+    )
+    .await
+}
+
+/// Runs `/tt <text>` as Slack sends it.
+async fn command(app: &TestApp, text: &str, trigger: &str) -> Value {
+    let body = serde_urlencoded::to_string([
+        ("token", "xyzz0WbapA4vBCDEFasx0q6G"),
+        ("team_id", "T1DC2JH3J"),
+        ("team_domain", "testteamnow"),
+        ("channel_id", "G8PSS9T3V"),
+        ("channel_name", "foobar"),
+        ("user_id", SLACK_USER),
+        ("user_name", "roadrunner"),
+        ("command", "/tt"),
+        ("text", text),
+        (
+            "response_url",
+            "https://hooks.slack.com/commands/T1DC2JH3J/397700885554/96rGlfmibIGlgcZRskXaIFfN",
+        ),
+        ("trigger_id", trigger),
+    ])
+    .unwrap();
+    let (status, reply) = slack_post(
+        app,
+        &body,
+        "application/x-www-form-urlencoded",
+        now(),
+        SIGNING_SECRET,
+    )
+    .await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["response_type"], "ephemeral", "{reply}");
+    reply
+}
+
+both! {
+    async fn the_tt_command_runs_the_timer_and_notifies_the_channel(backend) {
+        let s = setup(backend, None).await;
+        let reply = command(&s.app, "help", "t-1").await;
+        assert!(reply["text"].as_str().unwrap().contains("/tt start"));
+        let reply = command(&s.app, "start website", "t-2").await;
+        assert!(reply["text"].as_str().unwrap().contains("Several projects"), "{reply}");
+        let reply = command(&s.app, "start mobile", "t-3").await;
+        assert!(reply["text"].as_str().unwrap().contains("Mobile app"), "{reply}");
+        let (_, timer) = send(s.app.get(&s.token, "/api/v1/timer/status")).await;
+        assert_eq!(timer["active"], true);
+        // A replayed command does nothing twice.
+        let reply = command(&s.app, "start mobile", "t-3").await;
+        assert!(reply["text"].as_str().unwrap().contains("already handled"), "{reply}");
+        let reply = command(&s.app, "status", "t-4").await;
+        assert!(reply["text"].as_str().unwrap().contains("Mobile app"), "{reply}");
+        // Entries last whole seconds.
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let reply = command(&s.app, "stop", "t-5").await;
+        assert!(reply["text"].as_str().unwrap().contains("stopped"), "{reply}");
+        let reply = command(&s.app, "today", "t-6").await;
+        assert!(reply["text"].as_str().unwrap().contains("Mobile app"), "{reply}");
+        let reply = command(&s.app, "stop", "t-7").await;
+        assert!(reply["text"].as_str().unwrap().contains("No timer"), "{reply}");
+
+        // The channel heard the start and the stop, with the bot token.
+        let messages = eventually(|| async {
+            let m = s.slack.messages();
+            (m.len() >= 2).then_some(m)
+        }).await;
+        assert_eq!(messages[0]["channel"], "C0123456789");
+        assert!(messages[0]["text"].as_str().unwrap().contains("started a timer on *Mobile app*"), "{messages:?}");
+        assert!(messages[1]["text"].as_str().unwrap().contains("stopped"));
+        // The timer's events name Slack as the author.
+        let events = events_after(&s.app, &s.token, 0).await;
+        let started = events.iter().find(|e| e["type"] == "timer.started").unwrap();
+        assert_eq!(started["actor"]["via"], "slack");
+    }
+
+    async fn unsigned_stale_and_foreign_requests_are_refused(backend) {
+        let s = setup(backend, None).await;
+        let challenge = json!({"token": "Jhj5dZrVaK7ZwHHjRyZWjbDl", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P", "type": "url_verification"}).to_string();
+        let (status, body) = slack_post(&s.app, &challenge, "application/json", now(), SIGNING_SECRET).await;
+        assert_eq!(status, 200);
+        assert_eq!(body, json!({"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}));
+        let (status, _) = slack_post(&s.app, &challenge, "application/json", now(), "another secret").await;
+        assert_eq!(status, 401);
+        let (status, body) = slack_post(&s.app, &challenge, "application/json", now() - 301, SIGNING_SECRET).await;
+        assert_eq!(status, 401);
+        assert!(body["error"].as_str().unwrap().contains("5 minutes"));
+        let (status, _) = send(s.app.client.post(s.app.url("/api/integrations/slack/events")).body(challenge)).await;
+        assert_eq!(status, 401);
+        // Events are recorded once and acknowledged.
+        let event = json!({"type": "event_callback", "event_id": "Ev08MFMKH6", "event": {"type": "app_mention", "text": "hi"}}).to_string();
+        let (status, body) = slack_post(&s.app, &event, "application/json", now(), SIGNING_SECRET).await;
+        assert_eq!((status, body["ignored"].as_bool()), (200, Some(true)), "{body}");
+        let (_, body) = slack_post(&s.app, &event, "application/json", now(), SIGNING_SECRET).await;
+        assert_eq!(body["duplicate"], true);
+        // A Slack user nobody linked.
+        let form = "command=%2Ftt&text=start+x&user_id=U999&trigger_id=z";
+        let (status, body) = slack_post(&s.app, form, "application/x-www-form-urlencoded", now(), SIGNING_SECRET).await;
+        assert_eq!(status, 200);
+        assert!(body["text"].as_str().unwrap().contains("not linked"), "{body}");
+    }
+
+    async fn a_slack_outage_never_stops_the_timer(backend) {
+        let down = format!("http://{}", crate::receiver::Receiver::down_address().await);
+        let s = setup(backend, Some(&down)).await;
+        let (status, project) = send(s.app.post(&s.token, "/api/v1/projects").json(&json!({"name": "Support"}))).await;
+        assert_eq!(status, 201);
+        let (status, body) = send(s.app.post(&s.token, "/api/v1/timer/start").json(&json!({"project_id": project["project"]["id"]}))).await;
+        assert_eq!(status, 201, "{body}");
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let (status, _) = send(s.app.post(&s.token, "/api/v1/timer/stop")).await;
+        assert_eq!(status, 200);
+        let (_, test) = send(s.app.post(&s.token, "/api/integrations/slack/test")).await;
+        assert_eq!(test["ok"], false);
+        assert!(test["error"].as_str().unwrap().contains("connect"), "{test}");
+    }
+
+    async fn the_daily_summary_is_posted_once_per_member_and_one_failure_blocks_no_one(backend) {
+        let s = setup(backend, None).await;
+        let now = time::OffsetDateTime::now_utc();
+        let hhmm = format!("{:02}:{:02}", now.hour(), now.minute());
+        send(s.app.put(&s.token, "/api/integrations/slack/config").json(&json!({"daily_summary_time": hhmm}))).await;
+        // A second member whose token Slack refuses.
+        let other = admin_token(&s.app).await;
+        let (status, body) = send(s.app.put(&other, "/api/integrations/slack/config").json(&json!({
+            "bot_token": "xoxb-revoked", "signing_secret": "x", "slack_user_id": "U0OTHER", "channel": "C1", "daily_summary_time": hhmm,
+        }))).await;
+        assert_eq!(status, 200, "{body}");
+        let (status, run) = send(s.app.post(&s.token, "/api/v1/integration/jobs/slack_daily_summary/run")).await;
+        assert_eq!(status, 200, "{run}");
+        assert_eq!(run["status"], "succeeded", "{run}");
+        assert_eq!(run["outcome"]["posted"], 1, "{run}");
+        assert_eq!(run["outcome"]["failed"], 1);
+        assert!(run["outcome"]["failures"][0]["error"].as_str().unwrap().contains("invalid_auth"));
+        let summaries: Vec<_> = s.slack.messages().into_iter().filter(|m| m["channel"] == "C0123456789").collect();
+        assert_eq!(summaries.len(), 1);
+        assert!(summaries[0]["text"].as_str().unwrap().contains("No time tracked today"), "{summaries:?}");
+
+        let (_, jobs) = send(s.app.get(&s.token, "/api/v1/integration/jobs")).await;
+        let job = jobs["jobs"].as_array().unwrap().iter().find(|j| j["name"] == "slack_daily_summary").unwrap();
+        assert_eq!(job["every_seconds"], 1800);
+        assert!(job["last_run"]["status"].is_string(), "{job}");
+        let (status, _) = send(s.app.post(&s.token, "/api/v1/integration/jobs/nope/run")).await;
+        assert_eq!(status, 404);
+    }
+
+    async fn two_instances_run_each_occurrence_once(backend) {
+        let (url, _dir) = private_database(backend).await;
+        let a = TestApp::on_database(&url, &[]).await;
+        let b = TestApp::on_database(&url, &[]).await;
+        let (ra, rb) = tokio::join!(
+            timebridge::jobs::tick_once(&a.state, "instance-a"),
+            timebridge::jobs::tick_once(&b.state, "instance-b"),
+        );
+        ra.unwrap();
+        rb.unwrap();
+        use sea_orm::EntityTrait;
+        let runs = timebridge::jobs::run::Entity::find().all(a.db.conn()).await.unwrap();
+        for job in timebridge::jobs::Job::ALL {
+            let now = timebridge::platform::time::now();
+            let mine: Vec<_> = runs.iter().filter(|r| r.job == job.name() && r.occurrence_at == job.occurrence(now)).collect();
+            assert_eq!(mine.len(), 1, "{}: one row per occurrence", job.name());
+            assert_eq!(mine[0].attempts, 1, "{}: run once", job.name());
+        }
+    }
+}
