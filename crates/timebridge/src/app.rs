@@ -49,6 +49,8 @@ pub struct Inner {
     pub secret_key: SecretKey,
     /// Active connector integrations, for the webhook receivers.
     pub integrations: connectors::store::ActiveIntegrations,
+    /// Applies verified GitHub deliveries, many per transaction.
+    pub github: connectors::github::batch::Batcher,
 }
 
 impl Deref for AppState {
@@ -115,6 +117,7 @@ impl App {
             config.usage_log_flush,
             config.usage_log_retention_days,
         );
+        let batch_db = db.clone();
         let state = AppState(Arc::new(Inner {
             tokens: TokenAuthority::new(db.conn().clone(), config.token_cache_ttl),
             reads: ReadCache::new(db.clone(), config.read_cache_bytes),
@@ -124,6 +127,7 @@ impl App {
             secret_key,
             config,
             integrations: Default::default(),
+            github: connectors::github::batch::Batcher::start(batch_db),
         }));
         let mut background = vec![
             spawn_housekeeping(state.clone()),

@@ -122,6 +122,7 @@ pub async fn record<C: ConnectionTrait>(
 /// Records a webhook whose change failed, in a transaction of its own. A failed delivery is
 /// applied when the provider sends it again.
 pub async fn record_failure(db: &Db, received: &Received<'_>, error: &str) {
+    let _turn = db.write_turn().await;
     let result = async {
         let seen = seen(db.conn(), received.provider, received.delivery_id).await?;
         if matches!(seen, Seen::Done(_)) {

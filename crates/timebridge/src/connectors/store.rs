@@ -307,6 +307,7 @@ pub async fn persist(
         app.secret_key.seal(SECRETS_PURPOSE, json.as_bytes())
     });
     let config_text = Value::Object(config.clone()).to_string();
+    let turn = app.db.write_turn().await;
     let record = match existing {
         Some(existing) => {
             let mut row: integration::ActiveModel = existing.record.into();
@@ -336,6 +337,7 @@ pub async fn persist(
             .await?
         }
     };
+    drop(turn);
     app.integrations.invalidate(provider);
     Ok(Integration {
         record,
@@ -346,6 +348,7 @@ pub async fn persist(
 
 /// Deletes the member's integration (after the connector's revoke).
 pub async fn delete(app: &AppState, id: Uuid, provider: Provider) -> Result<(), DbErr> {
+    let _turn = app.db.write_turn().await;
     integration::Entity::delete_by_id(id)
         .exec(app.db.conn())
         .await?;
@@ -371,6 +374,7 @@ pub async fn record_outcome(db: &Db, id: Uuid, error: Option<&str>, synced: bool
     if synced && error.is_none() {
         update = update.col_expr(integration::Column::LastSyncAt, Expr::val(Some(now)));
     }
+    let _turn = db.write_turn().await;
     if let Err(e) = update.exec(db.conn()).await {
         tracing::warn!(error = %e, integration = %id, "could not record an integration's outcome");
     }

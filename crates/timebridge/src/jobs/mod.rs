@@ -160,6 +160,7 @@ pub async fn schedule(app: &AppState, job: Job, at: OffsetDateTime) -> Result<()
         outcome: Set(None),
         created_at: Set(time::now()),
     };
+    let _turn = app.db.write_turn().await;
     run::Entity::insert(row)
         .on_conflict_do_nothing_on([run::Column::Job, run::Column::OccurrenceAt])
         .exec(app.db.conn())
@@ -185,6 +186,7 @@ async fn claim(app: &AppState, owner: &str) -> Result<Option<run::Model>, DbErr>
     if !app.db.is_sqlite() {
         due.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
     }
+    let _turn = app.db.write_turn().await;
     let mut claimed = run::Entity::update_many()
         .col_expr(run::Column::Status, Expr::val(RUNNING))
         .col_expr(run::Column::LeaseOwner, Expr::val(owner))
@@ -213,6 +215,7 @@ async fn execute(app: &AppState, claimed: run::Model) -> Result<(), DbErr> {
             (FAILED, json!({"error": e}))
         }
     };
+    let _turn = app.db.write_turn().await;
     run::ActiveModel {
         id: Set(claimed.id),
         status: Set(status.to_owned()),
@@ -264,6 +267,7 @@ pub async fn run_now(app: &AppState, job: Job) -> Result<run::Model, DbErr> {
     if row.status != PENDING {
         return Ok(row);
     }
+    let turn = app.db.write_turn().await;
     let claimed = run::Entity::update_many()
         .col_expr(run::Column::Status, Expr::val(RUNNING))
         .col_expr(run::Column::LeaseOwner, Expr::val("manual"))
@@ -278,6 +282,7 @@ pub async fn run_now(app: &AppState, job: Job) -> Result<run::Model, DbErr> {
         .exec_with_returning(app.db.conn())
         .await?
         .pop();
+    drop(turn);
     if let Some(claimed) = claimed {
         execute(app, claimed).await?;
     }

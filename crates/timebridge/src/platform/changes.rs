@@ -16,7 +16,7 @@ use uuid::Uuid;
 use tokio::sync::Notify;
 
 use super::{
-    db::{DataVersions, Db},
+    db::{DataVersions, Db, WriteTurn},
     outbox::{self, Actor, EventType, PendingEvent},
     time,
 };
@@ -30,6 +30,8 @@ pub const DELIVERIES_CHANNEL: &str = "timebridge_webhook_deliveries";
 /// Dropping it without [`commit`](Self::commit) rolls everything back.
 pub struct WorkspaceChange {
     txn: DatabaseTransaction,
+    /// Dropped after `txn` (fields drop in order): the turn outlives the transaction.
+    _turn: WriteTurn,
     /// `None` until the workspace is known (see [`begin_unbound`](Self::begin_unbound)).
     workspace_id: Option<Uuid>,
     actor: Actor,
@@ -55,6 +57,7 @@ impl WorkspaceChange {
     /// Begins a change whose workspace is found (or created) inside the transaction; name it
     /// with [`bind`](Self::bind) before committing.
     pub async fn begin_unbound(db: &Db, actor: Actor) -> Result<Self, DbErr> {
+        let turn = db.write_turn().await;
         let txn = db
             .conn()
             .begin_with_options(TransactionOptions {
@@ -64,6 +67,7 @@ impl WorkspaceChange {
             .await?;
         Ok(Self {
             txn,
+            _turn: turn,
             workspace_id: None,
             actor,
             events: Vec::new(),

@@ -154,6 +154,7 @@ pub async fn redeliver(
         ));
     }
     let now = time::now();
+    let _turn = app.db.write_turn().await;
     let txn = app.db.begin().await?;
     let d = delivery::Entity::update(delivery::ActiveModel {
         id: Set(d.id),
@@ -217,6 +218,7 @@ pub async fn recover(
     if let Some(until) = until {
         update = update.filter(delivery::Column::CreatedAt.lt(until));
     }
+    let _turn = app.db.write_turn().await;
     let txn = app.db.begin().await?;
     let recovered = update.exec(&txn).await?.rows_affected;
     if recovered > 0 {
@@ -266,6 +268,7 @@ pub async fn ping(
         created_at: Set(now),
         completed_at: Set(None),
     };
+    let _turn = app.db.write_turn().await;
     let txn = app.db.begin().await?;
     insert_deliveries(&txn, vec![row]).await?;
     mark_due(&txn, &[endpoint_id], now, true).await?;

@@ -137,6 +137,7 @@ pub async fn create(
     };
     let now = time::now();
     let exposed = secret.expose();
+    let turn = app.db.write_turn().await;
     let row = endpoint::ActiveModel {
         id: Set(Uuid::now_v7()),
         workspace_id: Set(acting.workspace_id),
@@ -161,6 +162,7 @@ pub async fn create(
     }
     .insert(app.db.conn())
     .await?;
+    drop(turn);
     Ok((WebhookView::new(row, EndpointStats::default()), exposed))
 }
 
@@ -241,7 +243,9 @@ pub async fn update(
         }
     }
     row.updated_at = Set(time::now());
+    let turn = app.db.write_turn().await;
     let row = row.update(app.db.conn()).await?;
+    drop(turn);
     app.db.deliveries_queued().notify_one();
     let stats = stats(app.db.conn(), id).await?;
     Ok(WebhookView::new(row, stats))
@@ -281,7 +285,9 @@ pub async fn rotate_secret(
     row.previous_secret_expires_at = Set(Some(now + ROTATION_OVERLAP));
     row.secret = Set(app.secret_key.seal(SECRET_PURPOSE, exposed.as_bytes()));
     row.updated_at = Set(now);
+    let turn = app.db.write_turn().await;
     let row = row.update(app.db.conn()).await?;
+    drop(turn);
     let stats = stats(app.db.conn(), id).await?;
     Ok((WebhookView::new(row, stats), exposed))
 }

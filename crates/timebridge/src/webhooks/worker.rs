@@ -188,6 +188,7 @@ async fn claim(shared: &Shared, n: u64) -> Result<Vec<endpoint::Model>, DbErr> {
     if !shared.db().is_sqlite() {
         due.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
     }
+    let _turn = shared.db().write_turn().await;
     endpoint::Entity::update_many()
         .col_expr(
             endpoint::Column::LeaseOwner,
@@ -263,6 +264,7 @@ async fn drain(shared: &Shared, endpoint: &endpoint::Model) -> Result<Release, D
         .parse()
         .unwrap_or(RetryPolicy::Exponential);
     let mut failing_since = endpoint.failing_since;
+    let mut renewed = started;
     loop {
         let batch = pending(shared.db(), endpoint.id).await?;
         if batch.is_empty() {
@@ -289,6 +291,15 @@ async fn drain(shared: &Shared, endpoint: &endpoint::Model) -> Result<Release, D
                 stop = Some(Release::At(at));
                 break;
             }
+            // Slow receivers: keep the lease while sending, and let others have a turn.
+            if renewed.elapsed() > shared.config().lease / 2 {
+                renew(shared, endpoint.id).await?;
+                renewed = Instant::now();
+            }
+            if started.elapsed() > FAIR_SHARE {
+                stop = Some(Release::Now);
+                break;
+            }
         }
         let disabled = ops::record(shared, endpoint, &mut failing_since, outcomes).await?;
         if disabled {
@@ -300,7 +311,6 @@ async fn drain(shared: &Shared, endpoint: &endpoint::Model) -> Result<Release, D
         if started.elapsed() > FAIR_SHARE {
             return Ok(Release::Now);
         }
-        renew(shared, endpoint.id).await?;
     }
 }
 
@@ -567,6 +577,7 @@ fn describe(e: &reqwest::Error) -> String {
 
 /// Extends this instance's lease on the endpoint.
 async fn renew(shared: &Shared, endpoint_id: Uuid) -> Result<(), DbErr> {
+    let _turn = shared.db().write_turn().await;
     let updated = endpoint::Entity::update_many()
         .col_expr(
             endpoint::Column::LeaseExpiresAt,
@@ -605,6 +616,7 @@ async fn give_back(
             .filter(endpoint::Column::Id.eq(claimed.id))
             .filter(endpoint::Column::LeaseOwner.eq(shared.owner.as_str()))
     };
+    let turn = shared.db().write_turn().await;
     let unchanged = mine()
         .col_expr(endpoint::Column::NextDueAt, Expr::val(next))
         .filter(endpoint::Column::QueueVersion.eq(claimed.queue_version))
@@ -615,6 +627,7 @@ async fn give_back(
             .col_expr(endpoint::Column::NextDueAt, Expr::val(Some(now)))
             .exec(shared.db().conn())
             .await?;
+        drop(turn);
         shared.db().deliveries_queued().notify_one();
     }
     Ok(())
@@ -623,6 +636,7 @@ async fn give_back(
 /// Releases every lease this process holds (at shutdown), so other instances need not wait
 /// for them to expire.
 pub async fn release_all(app: &AppState, owner: &str) -> Result<(), DbErr> {
+    let _turn = app.db.write_turn().await;
     endpoint::Entity::update_many()
         .col_expr(endpoint::Column::LeaseOwner, Expr::val(None::<String>))
         .col_expr(

@@ -9,6 +9,7 @@
 //! * Sync (admins) pulls the open issues (`per_page=50`, every page, optional label) and
 //!   upserts their tasks by `external_ref`.
 
+pub mod batch;
 pub mod signature;
 mod sync;
 mod webhook;

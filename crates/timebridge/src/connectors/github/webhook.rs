@@ -12,12 +12,12 @@ use sea_orm::{
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{external_ref, priority_from_labels, signature};
+use super::{batch::Delivery, external_ref, priority_from_labels, signature};
 use crate::{
     app::AppState,
     connectors::{
         Provider,
-        ledger::{self, APPLIED, IGNORED, Received, Seen},
+        ledger::{self, APPLIED, IGNORED, Received},
         store::Integration,
     },
     directory::entity::{membership, user},
@@ -76,7 +76,7 @@ pub async fn receive(app: &AppState, headers: &HeaderMap, body: Bytes) -> Respon
             "Missing X-GitHub-Event or X-GitHub-Delivery",
         );
     };
-    let text = String::from_utf8_lossy(&body);
+    let text = String::from_utf8_lossy(&body).into_owned();
     let received = Received {
         provider: Provider::Github,
         delivery_id: delivery,
@@ -90,7 +90,15 @@ pub async fn receive(app: &AppState, headers: &HeaderMap, body: Bytes) -> Respon
         ledger::record_failure(&app.db, &received, "malformed JSON payload").await;
         return refuse(StatusCode::BAD_REQUEST, "Malformed JSON payload");
     };
-    match apply_once(app, integration, &received, event, &payload).await {
+    let delivery = Delivery {
+        integration: integration.clone(),
+        delivery_id: delivery.to_owned(),
+        event: event.to_owned(),
+        headers: headers.clone(),
+        text: text.clone(),
+        payload,
+    };
+    match app.github.apply(delivery).await {
         Ok(reply) => answer(StatusCode::OK, reply),
         Err(e) => {
             let message = e.to_string();
@@ -101,29 +109,8 @@ pub async fn receive(app: &AppState, headers: &HeaderMap, body: Bytes) -> Respon
     }
 }
 
-/// Applies the delivery in one change with its ledger row, unless it was applied before.
-async fn apply_once(
-    app: &AppState,
-    integration: &Integration,
-    received: &Received<'_>,
-    event: &str,
-    payload: &Value,
-) -> Result<Value, ApiError> {
-    let actor = Actor::integration("github", Some(integration.record.user_id));
-    let mut change =
-        WorkspaceChange::begin(&app.db, integration.record.workspace_id, actor).await?;
-    let seen = ledger::seen(&*change, Provider::Github, received.delivery_id).await?;
-    if let Seen::Done(status) = &seen {
-        return Ok(json!({"ok": true, "duplicate": true, "status": status}));
-    }
-    let (status, reply) = apply(&mut change, integration, event, payload).await?;
-    ledger::record(&*change, received, &seen, status, None).await?;
-    change.commit().await?;
-    Ok(reply)
-}
-
-/// What a delivery does.
-async fn apply(
+/// What a delivery does, inside the change that records it.
+pub(super) async fn apply(
     change: &mut WorkspaceChange,
     integration: &Integration,
     event: &str,

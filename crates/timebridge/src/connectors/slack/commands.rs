@@ -53,6 +53,7 @@ async fn read_only(
     received: &Received<'_>,
     reply: Value,
 ) -> Result<Value, ApiError> {
+    let _turn = app.db.write_turn().await;
     let seen = ledger::seen(app.db.conn(), Provider::Slack, received.delivery_id).await?;
     if !matches!(seen, Seen::Done(_)) {
         ledger::record(app.db.conn(), received, &seen, APPLIED, None).await?;

@@ -117,6 +117,7 @@ async fn events_api(
                 headers,
                 payload: &text,
             };
+            let _turn = app.db.write_turn().await;
             let result = async {
                 let seen = ledger::seen(app.db.conn(), Provider::Slack, &delivery).await?;
                 if matches!(seen, Seen::Done(_)) {
