@@ -5,8 +5,11 @@
 #   bash bench/fanout.sh
 #
 # Knobs: BACKENDS ("sqlite postgres"), ENDPOINTS (32, drain), EVENTS (1000, drain),
+# SOURCE (github: events from signed GitHub deliveries; tags: from POST /api/v1/tags),
 # LATENCY_ENDPOINTS (4), RATE (1000 events/s), DURATION (10 s), CONNECTIONS (32, latency
-# client), GRACE (10 s), WEBHOOK_WORKERS (32), CARGO_TARGET_DIR (where binaries are built).
+# client), GRACE (10 s), WEBHOOK_WORKERS (32), CARGO_TARGET_DIR (where binaries are built),
+# BUILD (1; 0 runs the binaries already built), PG_SYNCHRONOUS_COMMIT (on; off trades the
+# benchmark database's commit fsync for speed, to see what the disk costs).
 # See bench/README.md. Traffic stays on 127.0.0.1; every background process is stopped when
 # the script exits.
 set -euo pipefail
@@ -15,11 +18,14 @@ cd "$(dirname "$0")/.."
 BACKENDS=${BACKENDS:-"sqlite postgres"}
 ENDPOINTS=${ENDPOINTS:-32}
 EVENTS=${EVENTS:-1000}
+SOURCE=${SOURCE:-github}
 LATENCY_ENDPOINTS=${LATENCY_ENDPOINTS:-4}
 RATE=${RATE:-1000}
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-32}
 GRACE=${GRACE:-10}
+BUILD=${BUILD:-1}
+PG_SYNCHRONOUS_COMMIT=${PG_SYNCHRONOUS_COMMIT:-on}
 WORKERS=${WEBHOOK_WORKERS:-32}
 API=http://127.0.0.1:18183
 RECEIVER=127.0.0.1:18193
@@ -30,8 +36,11 @@ BIN=${CARGO_TARGET_DIR:-target}/release
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
 
-log "building release binaries"
-cargo build --release -p timebridge -p fanout
+if [ "$BUILD" = 1 ]; then
+    log "building release binaries"
+    cargo build --release -p timebridge -p fanout
+fi
+[ -x "$BIN/timebridge" ] && [ -x "$BIN/fanout" ] || die "no release binaries in $BIN"
 
 export RUST_LOG=info LOG_FORMAT=json
 export RATE_LIMIT_TIER_ENTERPRISE_REQ_PER_MIN=100000000
@@ -46,7 +55,8 @@ prepare() {
     if [ "$backend" = postgres ]; then
         PGOPTIONS='-c client_min_messages=warning' psql "$PG_ADMIN_URL" -q -v ON_ERROR_STOP=1 \
             -c 'DROP DATABASE IF EXISTS timebridge_bench_fanout WITH (FORCE)' \
-            -c 'CREATE DATABASE timebridge_bench_fanout'
+            -c 'CREATE DATABASE timebridge_bench_fanout' \
+            -c "ALTER DATABASE timebridge_bench_fanout SET synchronous_commit = $PG_SYNCHRONOUS_COMMIT"
         export DATABASE_URL=$PG_URL
         # A fixed all-zero key: fine for a throwaway database, never for real data.
         TIMEBRIDGE_SECRET_KEY=$(head -c 32 /dev/zero | base64)
@@ -58,7 +68,7 @@ prepare() {
     "$BIN/timebridge" user create --email bench@example.com --name Bench --admin \
         --workspace Bench --plan enterprise >/dev/null 2>>"$TMP/cli.log"
     FANOUT_TOKEN=$("$BIN/timebridge" token create --email bench@example.com --name fanout \
-        --scopes write:webhooks,write:tags 2>>"$TMP/cli.log" | tail -n 1)
+        --scopes admin:all 2>>"$TMP/cli.log" | tail -n 1)
     [ -n "$FANOUT_TOKEN" ] || die "token create printed no secret"
     export FANOUT_TOKEN
 }
@@ -109,9 +119,10 @@ latency() {
     prepare "$backend" "latency"
     serve "$backend-latency" "$WORKERS"
     log "latency ($backend): $RATE events/s for $DURATION s, $LATENCY_ENDPOINTS endpoints"
-    out=$(timeout $((DURATION + GRACE + 60)) "$BIN/fanout" latency --api "$API" \
+    # fanout gives up on unanswered requests DURATION (at least 10 s) after the schedule ends.
+    out=$(timeout $((2 * DURATION + GRACE + 120)) "$BIN/fanout" latency --api "$API" \
         --endpoints "$LATENCY_ENDPOINTS" --rate "$RATE" --duration "$DURATION" \
-        --connections "$CONNECTIONS" --grace "$GRACE" --label "$backend")
+        --connections "$CONNECTIONS" --grace "$GRACE" --label "$backend" --source "$SOURCE")
     stop "$TB_PID"
     record "$out"
 }
@@ -137,11 +148,12 @@ for r in "${RESULTS[@]}"; do
 done
 echo
 echo "latency: $RATE events/s for $DURATION s × $LATENCY_ENDPOINTS endpoints, commit (201) → delivery"
-printf "%-9s %9s %8s %8s %9s %9s %9s %8s %8s\n" backend events/s failed missing p50-ms p99-ms max-ms bad-sig dup
+printf "%-9s %9s %8s %8s %9s %9s %9s %8s %8s\n" backend events/s unsent missing p50-ms p99-ms max-ms bad-sig dup
 for r in "${RESULTS[@]}"; do
     [ "$(field "$r" mode)" = latency ] || continue
     printf "%-9s %9s %8s %8s %9s %9s %9s %8s %8s\n" "$(field "$r" label)" "$(field "$r" achieved)" \
-        "$(field "$r" failed_requests)" "$(field "$r" missing)" "$(field "$r" p50_ms)" \
+        $(($(field "$r" failed_requests) + $(field "$r" abandoned_requests))) \
+        "$(field "$r" missing)" "$(field "$r" p50_ms)" \
         "$(field "$r" p99_ms)" "$(field "$r" max_ms)" "$(field "$r" bad_signatures)" \
         "$(field "$r" duplicates)"
     (($(field "$r" bad_signatures) == 0)) || BAD=1

@@ -6,6 +6,7 @@
 //! fanout drain-receive --state FILE [--timeout 300] [--label TEXT]
 //! fanout latency       --api URL [--listen 127.0.0.1:0] [--endpoints 4] [--rate 1000]
 //!                      [--duration 10] [--connections 32] [--grace 10] [--label TEXT]
+//!                      [--dump FILE.csv]
 //! ```
 //!
 //! The API token (`write:webhooks,write:tags`, admin) is read from `FANOUT_TOKEN`.
@@ -253,10 +254,18 @@ async fn latency(opts: &Opts) -> Fallible<()> {
     let connections: usize = opts.number("connections", 32)?;
     let grace: f64 = opts.number("grace", 10.0)?;
     let label = opts.text_or("label", "-");
+    let dump = opts.0.get("dump").cloned();
     if rate <= 0.0 || duration <= 0.0 {
         return Err("--rate and --duration must be positive".into());
     }
-    let api = Api::new(&api_url, &token()?, connections);
+    let mut api = Api::new(&api_url, &token()?, connections);
+    // Events from signed GitHub deliveries (applied many per transaction), or from tags
+    // created one request, one transaction each.
+    let source = opts.text_or("source", "github");
+    if source == "github" {
+        api.use_github((run_id() % 1_000_000_000) as u64 * 100_000)
+            .await?;
+    }
 
     let listener = receiver::bind(&listen).await?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
@@ -264,7 +273,7 @@ async fn latency(opts: &Opts) -> Fallible<()> {
     let receiver = Receiver::new(&secrets)?;
     receiver::serve(receiver.clone(), listener);
     // One request before the clock starts, so the first timed ones find a warm connection.
-    api.create_tag(&format!("warmup-{}", run_id())).await?;
+    api.create_event(&format!("warmup-{}", run_id())).await?;
     receiver
         .wait_for(endpoints, Duration::from_secs(10))
         .await
@@ -286,6 +295,7 @@ async fn latency(opts: &Opts) -> Fallible<()> {
     let tally = receiver.tally.lock().unwrap();
     let mut micros = Vec::with_capacity(expected);
     let mut early = 0u64;
+    let mut csv = String::from("endpoint,commit_ms,latency_ms\n");
     for index in 0..endpoints {
         for (id, &commit) in &load.commits {
             if let Some(&at) = tally.arrivals.get(&(index, id.clone())) {
@@ -293,9 +303,20 @@ async fn latency(opts: &Opts) -> Fallible<()> {
                 if at < commit {
                     early += 1;
                 }
-                micros.push(at.saturating_duration_since(commit).as_micros() as u64);
+                let latency = at.saturating_duration_since(commit).as_micros() as u64;
+                micros.push(latency);
+                if dump.is_some() {
+                    let since = (commit - load.start).as_secs_f64() * 1000.0;
+                    csv.push_str(&format!(
+                        "{index},{since:.3},{:.3}\n",
+                        latency as f64 / 1000.0
+                    ));
+                }
             }
         }
+    }
+    if let Some(path) = &dump {
+        std::fs::write(path, csv).map_err(|e| format!("cannot write {path}: {e}"))?;
     }
     micros.sort_unstable();
     let delivered = micros.len();
@@ -313,11 +334,13 @@ async fn latency(opts: &Opts) -> Fallible<()> {
         result_line(&[
             ("mode", "latency".into()),
             ("label", label.clone()),
+            ("source", source.clone()),
             ("endpoints", endpoints.to_string()),
             ("rate", format!("{rate:.0}")),
             ("achieved", format!("{:.0}", load.achieved)),
             ("events", committed.to_string()),
             ("failed_requests", load.failed.to_string()),
+            ("abandoned_requests", load.abandoned.to_string()),
             ("max_send_lag_ms", format!("{:.1}", load.max_lag_ms)),
             ("expected", expected.to_string()),
             ("delivered", delivered.to_string()),
@@ -335,11 +358,13 @@ async fn latency(opts: &Opts) -> Fallible<()> {
         ])
     );
     println!(
-        "latency {label}: {committed} events at {:.0}/s (asked {rate:.0}/s, {} failed) × \
+        "latency {label}: {committed} events at {:.0}/s (asked {rate:.0}/s, {} failed, {} \
+         abandoned) × \
          {endpoints} endpoints; commit→delivery p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} \
          ms; {} of {expected} missing after {grace} s; bad signatures {}",
         load.achieved,
         load.failed,
+        load.abandoned,
         expected - delivered,
         tally.bad_signatures,
     );
@@ -348,9 +373,12 @@ async fn latency(opts: &Opts) -> Fallible<()> {
 
 /// What the load generator did.
 struct Load {
+    start: Instant,
     /// Tag id → when its `POST`'s 201 arrived.
     commits: HashMap<String, Instant>,
     failed: u64,
+    /// Requests still unanswered when the generator gave up waiting.
+    abandoned: u64,
     /// Created tags ÷ time from the start to the last 201.
     achieved: f64,
     /// Longest wait of a request for a free connection after its scheduled time.
@@ -388,7 +416,7 @@ async fn drive(api: &Api, rate: f64, duration: f64, connections: usize) -> Load 
                 let _permit = slots.acquire_owned().await.expect("never closed");
                 let waited = Instant::now().saturating_duration_since(scheduled);
                 lag.fetch_max(waited.as_micros() as u64, Ordering::Relaxed);
-                match api.create_tag(&name).await {
+                match api.create_event(&name).await {
                     Ok(id) => {
                         let at = Instant::now();
                         commits.lock().unwrap().insert(id, at);
@@ -404,14 +432,27 @@ async fn drive(api: &Api, rate: f64, duration: f64, connections: usize) -> Load 
         }
         while tasks.try_join_next().is_some() {}
     }
-    while tasks.join_next().await.is_some() {}
+    // Bounded: what has not answered `duration` (at least 10 s) after the schedule ended is
+    // abandoned and reported, not waited for.
+    let patience = Duration::from_secs_f64(duration.max(10.0));
+    let finished = tokio::time::timeout(patience, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if finished.is_err() {
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+    }
     let commits = std::mem::take(&mut *commits.lock().unwrap());
     let last = commits.values().max().copied().unwrap_or(start);
     let secs = (last - start).as_secs_f64().max(1e-3);
+    let failed = failed.load(Ordering::Relaxed);
     Load {
+        abandoned: (total - commits.len()) as u64 - failed,
+        start,
         achieved: commits.len() as f64 / secs,
         commits,
-        failed: failed.load(Ordering::Relaxed),
+        failed,
         max_lag_ms: max_lag_us.load(Ordering::Relaxed) as f64 / 1000.0,
     }
 }

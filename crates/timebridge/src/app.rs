@@ -135,7 +135,9 @@ impl App {
         ];
         let (worker_tasks, worker_owner) = webhooks::worker::spawn(state.clone());
         background.extend(worker_tasks);
-        background.push(jobs::spawn(state.clone()));
+        if state.config.jobs_enabled {
+            background.push(jobs::spawn(state.clone()));
+        }
         let (router, openapi) = router(state.clone());
         Ok(Self {
             router,

@@ -167,6 +167,11 @@ pub const SETTINGS: &[Setting] = &[
         "How long an instance holds an endpoint's queue without renewing it; a crashed instance's endpoints are taken over after this.",
     ),
     s(
+        "TIMEBRIDGE_JOBS",
+        "true",
+        "Whether this instance runs scheduled jobs (Slack daily summary, GitHub sync, retention). Each occurrence runs once across the instances that do.",
+    ),
+    s(
         "TIMEBRIDGE_ENV",
         "production",
         "`production` (webhook URLs must be https) or `development` (http allowed).",
@@ -342,6 +347,8 @@ pub struct Config {
     pub token_cache_ttl: Duration,
     /// Bytes of serialized responses the read cache may hold; 0 disables it.
     pub read_cache_bytes: u64,
+    /// This instance runs scheduled jobs.
+    pub jobs_enabled: bool,
     pub trust_forwarded_for: bool,
     pub max_body_bytes: usize,
     pub log_filter: String,
@@ -502,6 +509,7 @@ impl Config {
                 r.count("TIMEBRIDGE_TOKEN_CACHE_SECONDS")?,
             )),
             read_cache_bytes: u64::from(r.count("TIMEBRIDGE_READ_CACHE_MB")?) * 1024 * 1024,
+            jobs_enabled: r.boolean("TIMEBRIDGE_JOBS")?,
             trust_forwarded_for: r.boolean("TIMEBRIDGE_TRUST_FORWARDED_FOR")?,
             max_body_bytes: max_body_kb as usize * 1024,
             log_filter: r.raw("RUST_LOG"),

@@ -20,7 +20,7 @@ pub const IGNORED: &str = "ignored";
 pub const FAILED: &str = "failed";
 
 /// What the ledger knows of a delivery.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Seen {
     /// Never received.
     New,
@@ -57,6 +57,63 @@ pub async fn seen<C: ConnectionTrait>(
         Some(r) if r.status == FAILED => Seen::Failed(r.id),
         Some(r) => Seen::Done(r.status),
     })
+}
+
+/// What the ledger knows of each of these deliveries (absent: never received).
+pub async fn seen_many<C: ConnectionTrait>(
+    db: &C,
+    provider: Provider,
+    delivery_ids: &[&str],
+) -> Result<std::collections::HashMap<String, Seen>, DbErr> {
+    let mut found = std::collections::HashMap::new();
+    for chunk in delivery_ids.chunks(500) {
+        let rows = inbound::Entity::find()
+            .filter(inbound::Column::Provider.eq(provider.as_str()))
+            .filter(inbound::Column::DeliveryId.is_in(chunk.iter().copied()))
+            .all(db)
+            .await?;
+        for r in rows {
+            let seen = if r.status == FAILED {
+                Seen::Failed(r.id)
+            } else {
+                Seen::Done(r.status)
+            };
+            found.insert(r.delivery_id, seen);
+        }
+    }
+    Ok(found)
+}
+
+/// Records new deliveries (never received before) with one outcome, in one statement per 500.
+pub async fn record_new_many<C: ConnectionTrait>(
+    db: &C,
+    received: &[Received<'_>],
+    status: &str,
+) -> Result<(), DbErr> {
+    let now = time::now();
+    let rows: Vec<inbound::ActiveModel> = received
+        .iter()
+        .map(|r| inbound::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            provider: Set(r.provider.as_str().to_owned()),
+            delivery_id: Set(r.delivery_id.chars().take(200).collect()),
+            integration_id: Set(r.integration_id),
+            workspace_id: Set(r.workspace_id),
+            event_type: Set(r.event_type.chars().take(100).collect()),
+            headers: Set(safe_headers(r.headers)),
+            payload: Set(r.payload.to_owned()),
+            status: Set(status.to_owned()),
+            error: Set(None),
+            received_at: Set(now),
+            processed_at: Set(Some(now)),
+        })
+        .collect();
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<_> = rows.by_ref().take(500).collect();
+        inbound::Entity::insert_many(chunk).exec(db).await?;
+    }
+    Ok(())
 }
 
 /// Headers worth keeping: everything but signatures, credentials and cookies.

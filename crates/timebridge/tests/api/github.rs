@@ -19,7 +19,15 @@ struct Setup {
 
 async fn setup(backend: Backend, issues: Vec<Value>) -> Setup {
     let github = StandIn::github(TOKEN, issues).await;
-    let app = TestApp::private(backend, &[("GITHUB_API_URL", &github.base)]).await;
+    // No scheduled sync: the test counts the calls GitHub receives.
+    let app = TestApp::private(
+        backend,
+        &[
+            ("GITHUB_API_URL", &github.base),
+            ("TIMEBRIDGE_JOBS", "false"),
+        ],
+    )
+    .await;
     let admin = admin_token(&app).await;
     let (status, project) = send(
         app.post(&admin, "/api/v1/projects")
@@ -123,6 +131,37 @@ both! {
         let types: Vec<_> = ours.iter().map(|e| e["type"].as_str().unwrap()).collect();
         assert_eq!(types, ["task.created", "task.completed"]);
         assert_eq!(ours[0]["actor"]["via"], "github");
+    }
+
+    async fn a_burst_of_deliveries_is_applied_once_each_in_order_per_issue(backend) {
+        let s = setup(backend, vec![]).await;
+        // An issue synced before the burst: its "opened" is an update, not a second task.
+        deliver(&s.app, "issues", "e-0", &issues_event("opened", 100, &[])).await;
+        let mut burst = Vec::new();
+        for n in 100..140u64 {
+            burst.push((format!("e-{n}"), issues_event("opened", n, &["low"])));
+        }
+        // Opened then closed in the same burst, and repeats of earlier deliveries.
+        burst.push(("e-close-120".into(), issues_event("closed", 120, &[])));
+        burst.push(("e-105".into(), issues_event("opened", 105, &["low"])));
+        burst.push(("e-0".into(), issues_event("opened", 100, &[])));
+        let answers = futures_util::future::join_all(
+            burst.iter().map(|(id, payload)| deliver(&s.app, "issues", id, payload)),
+        )
+        .await;
+        assert!(answers.iter().all(|(status, _)| *status == 200), "{answers:?}");
+        let duplicates = answers.iter().filter(|(_, b)| b["duplicate"] == true).count();
+        assert!(duplicates >= 2, "the repeated deliveries are duplicates: {answers:?}");
+        let list = tasks(&s.app, &s.admin).await;
+        assert_eq!(list.len(), 40, "one task per issue");
+        let refs: std::collections::HashSet<_> = list.iter().map(|t| t["external_ref"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(refs.len(), 40);
+        let t120 = list.iter().find(|t| t["external_ref"] == "github_issue_120").unwrap();
+        // Done whichever arrived first: closing creates a missing task, opening never reopens.
+        assert_eq!(t120["status"], "done", "{t120}");
+        let events = events_after(&s.app, &s.admin, 0).await;
+        let created = events.iter().filter(|e| e["type"] == "task.created").count();
+        assert_eq!(created, 40, "one task.created per task");
     }
 
     async fn signatures_are_checked_before_anything_is_read(backend) {

@@ -1,18 +1,21 @@
-//! Group commit for GitHub deliveries. Each delivery is applied in a transaction with its
-//! ledger row, and on SQLite every transaction rewrites the pages it touched into the WAL: one
-//! transaction per delivery spends most of its time writing the same index pages again. So the
+//! Group commit for GitHub deliveries on SQLite. Each delivery is applied in a transaction with
+//! its ledger row, and on SQLite every transaction rewrites the pages it touched into the WAL:
+//! one transaction per delivery spends most of its time writing the same index pages again. So the
 //! receiver hands verified deliveries to one task that applies whatever is waiting, up to
 //! [`MAX_BATCH`] deliveries of one integration, in a single change, and answers each delivery
 //! only after that change commits. If any delivery of a batch fails, the batch is rolled back
 //! and its deliveries are applied one by one, so one bad delivery never takes others down.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use axum::http::HeaderMap;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
-use super::webhook::apply;
+use super::{
+    external_ref,
+    webhook::{IssueFields, apply, opened_issue},
+};
 use crate::{
     connectors::{
         Provider,
@@ -20,6 +23,7 @@ use crate::{
         store::Integration,
     },
     platform::{changes::WorkspaceChange, db::Db, error::ApiError, outbox::Actor},
+    tracking::tasks::service::{self as tasks, ConnectorTask},
 };
 
 /// Deliveries applied in one transaction at most.
@@ -54,22 +58,35 @@ struct Job {
     reply: oneshot::Sender<Result<Value, ApiError>>,
 }
 
-/// The handle the receiver sends deliveries through.
+/// The handle the receiver sends deliveries through. On PostgreSQL, where commits do not
+/// rewrite shared pages and changes of different workspaces run side by side, each delivery
+/// is applied in its own change at once (batches measured slower there); on SQLite they are
+/// batched.
 #[derive(Clone)]
-pub struct Batcher(mpsc::Sender<Job>);
+pub struct Batcher {
+    queue: mpsc::Sender<Job>,
+    db: Db,
+}
 
 impl Batcher {
     /// Starts the applying task; it ends when the last handle is dropped.
     pub fn start(db: Db) -> Self {
         let (tx, rx) = mpsc::channel(4096);
-        tokio::spawn(run(db, rx));
-        Self(tx)
+        if db.is_sqlite() {
+            tokio::spawn(run(db.clone(), rx));
+        }
+        Self { queue: tx, db }
     }
 
     /// Applies a delivery (once), answering after its transaction committed.
     pub async fn apply(&self, delivery: Delivery) -> Result<Value, ApiError> {
+        if !self.db.is_sqlite() {
+            return apply_all(&self.db, &[&delivery])
+                .await
+                .map(|mut r| r.remove(0));
+        }
         let (reply, answer) = oneshot::channel();
-        self.0
+        self.queue
             .send(Job { delivery, reply })
             .await
             .map_err(|_| ApiError::Internal(anyhow::anyhow!("the GitHub applier stopped")))?;
@@ -128,27 +145,93 @@ async fn run_group(db: &Db, group: Vec<Job>) {
 }
 
 /// Applies deliveries of one integration in one change, each with its ledger row; a delivery
-/// applied before (or earlier in this batch) is answered as a duplicate.
+/// applied before (or earlier in this batch) is answered as a duplicate. New issues opened
+/// once in the batch (the common case) are applied in bulk: one query for the ledger, one for
+/// existing tasks, one insert of the tasks, one of the ledger rows. Everything else is applied
+/// one by one, in arrival order.
 async fn apply_all(db: &Db, deliveries: &[&Delivery]) -> Result<Vec<Value>, ApiError> {
     let integration = &deliveries[0].integration;
+    let workspace_id = integration.record.workspace_id;
     let actor = Actor::integration("github", Some(integration.record.user_id));
-    let mut change = WorkspaceChange::begin(db, integration.record.workspace_id, actor).await?;
+    let mut change = WorkspaceChange::begin(db, workspace_id, actor).await?;
+    let ids: Vec<&str> = deliveries.iter().map(|d| d.delivery_id.as_str()).collect();
+    let seen = ledger::seen_many(&*change, Provider::Github, &ids).await?;
+    let mut replies: Vec<Option<Value>> = vec![None; deliveries.len()];
     let mut here = HashSet::new();
-    let mut replies = Vec::with_capacity(deliveries.len());
+    let mut issue_count: HashMap<u64, usize> = HashMap::new();
     for d in deliveries {
+        if let Some(n) = d.payload["issue"]["number"].as_u64() {
+            *issue_count.entry(n).or_default() += 1;
+        }
+    }
+    let (mut bulk, mut one_by_one) = (Vec::new(), Vec::new());
+    for (i, d) in deliveries.iter().enumerate() {
         if !here.insert(d.delivery_id.as_str()) {
-            replies.push(json!({"ok": true, "duplicate": true, "status": ledger::APPLIED}));
+            replies[i] = Some(duplicate(ledger::APPLIED));
             continue;
         }
-        let seen = ledger::seen(&*change, Provider::Github, &d.delivery_id).await?;
-        if let Seen::Done(status) = &seen {
-            replies.push(json!({"ok": true, "duplicate": true, "status": status}));
-            continue;
+        match seen.get(&d.delivery_id) {
+            Some(Seen::Done(status)) => replies[i] = Some(duplicate(status)),
+            Some(Seen::Failed(_)) => one_by_one.push(i),
+            None | Some(Seen::New) => match opened_issue(&d.integration, &d.event, &d.payload) {
+                Some(n) if issue_count.get(&n) == Some(&1) => bulk.push((i, n)),
+                _ => one_by_one.push(i),
+            },
         }
+    }
+    // An issue whose task exists already is an update: one by one.
+    let refs: Vec<String> = bulk.iter().map(|(_, n)| external_ref(*n)).collect();
+    let existing = tasks::existing_external_refs(&*change, workspace_id, &refs).await?;
+    if !existing.is_empty() {
+        let (new, known): (Vec<_>, Vec<_>) = bulk
+            .into_iter()
+            .partition(|(_, n)| !existing.contains(&external_ref(*n)));
+        bulk = new;
+        one_by_one.extend(known.into_iter().map(|(i, _)| i));
+        one_by_one.sort_unstable();
+    }
+    for i in one_by_one {
+        let d = deliveries[i];
+        let seen = seen.get(&d.delivery_id).cloned().unwrap_or(Seen::New);
         let (status, reply) = apply(&mut change, &d.integration, &d.event, &d.payload).await?;
         ledger::record(&*change, &d.received(), &seen, status, None).await?;
-        replies.push(reply);
+        replies[i] = Some(reply);
+    }
+    if !bulk.is_empty() {
+        let project_id = integration
+            .uuid("project_id")
+            .ok_or_else(|| ApiError::Unprocessable("the integration has no project_id".into()))?;
+        let new_tasks = bulk
+            .iter()
+            .map(|(i, n)| {
+                let fields = IssueFields::of(&deliveries[*i].payload["issue"]);
+                ConnectorTask {
+                    external_ref: external_ref(*n),
+                    name: fields.title.to_owned(),
+                    description: Some(fields.description),
+                    priority: fields.priority,
+                }
+            })
+            .collect();
+        let views = tasks::insert_many_in(&mut change, project_id, new_tasks).await?;
+        let received: Vec<Received<'_>> = bulk
+            .iter()
+            .map(|(i, _)| deliveries[*i].received())
+            .collect();
+        ledger::record_new_many(&*change, &received, ledger::APPLIED).await?;
+        for ((i, n), view) in bulk.iter().zip(views) {
+            replies[*i] = Some(json!({
+                "ok": true, "task_id": view.id, "external_ref": external_ref(*n), "created": true,
+            }));
+        }
     }
     change.commit().await?;
-    Ok(replies)
+    Ok(replies
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| duplicate(ledger::APPLIED)))
+        .collect())
+}
+
+fn duplicate(status: &str) -> Value {
+    json!({"ok": true, "duplicate": true, "status": status})
 }

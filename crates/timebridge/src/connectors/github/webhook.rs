@@ -162,17 +162,15 @@ async fn issue(
             "the integration has no project_id".into(),
         ));
     };
+    let fields = IssueFields::of(issue);
     let reference = external_ref(number);
-    let title = issue["title"].as_str().unwrap_or("Untitled issue");
-    let description = description(issue);
-    let labels = issue["labels"].as_array().cloned().unwrap_or_default();
     let (task, created) = tasks::upsert_by_external_ref_in(
         change,
         project_id,
         &reference,
-        title,
-        Some(&description),
-        priority_from_labels(&labels),
+        fields.title,
+        Some(&fields.description),
+        fields.priority,
     )
     .await?;
     let mut reply =
@@ -197,12 +195,44 @@ async fn issue(
     Ok((APPLIED, reply))
 }
 
-fn description(issue: &Value) -> String {
-    let url = issue["html_url"].as_str().unwrap_or_default();
-    match issue["body"].as_str().filter(|b| !b.trim().is_empty()) {
-        Some(body) => format!("{url}\n\n{body}"),
-        None => url.to_owned(),
+/// What a task takes from its issue.
+pub(super) struct IssueFields<'a> {
+    pub title: &'a str,
+    /// The issue's URL, then its body.
+    pub description: String,
+    pub priority: Option<crate::tracking::tasks::TaskPriority>,
+}
+
+impl<'a> IssueFields<'a> {
+    pub fn of(issue: &'a Value) -> Self {
+        let url = issue["html_url"].as_str().unwrap_or_default();
+        let description = match issue["body"].as_str().filter(|b| !b.trim().is_empty()) {
+            Some(body) => format!("{url}\n\n{body}"),
+            None => url.to_owned(),
+        };
+        let labels = issue["labels"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        Self {
+            title: issue["title"].as_str().unwrap_or("Untitled issue"),
+            description,
+            priority: priority_from_labels(labels),
+        }
     }
+}
+
+/// Whether the delivery is an `issues.opened` of the configured repository: the common case,
+/// which a batch applies in bulk. Answers the issue number.
+pub(super) fn opened_issue(integration: &Integration, event: &str, payload: &Value) -> Option<u64> {
+    let configured = integration.text("repo")?;
+    let repo = payload["repository"]["full_name"].as_str()?;
+    (event == "issues"
+        && payload["action"] == "opened"
+        && repo.eq_ignore_ascii_case(configured)
+        && integration.uuid("project_id").is_some())
+    .then(|| payload["issue"]["number"].as_u64())
+    .flatten()
 }
 
 /// Starts a timer on the task for the member whose GitHub login is `login`. A member who

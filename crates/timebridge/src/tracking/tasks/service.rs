@@ -508,6 +508,92 @@ pub async fn upsert_by_external_ref_in(
     Ok((view, false))
 }
 
+/// A connector's new task, for [`insert_many_in`].
+pub struct ConnectorTask {
+    pub external_ref: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub priority: Option<TaskPriority>,
+}
+
+/// For connectors applying many deliveries in one change: inserts new `todo` tasks of one
+/// project in one statement and records `task.created` for each. The caller has checked that
+/// none of the references exists yet; a reference taken meanwhile fails the whole insert.
+pub async fn insert_many_in(
+    change: &mut WorkspaceChange,
+    project_id: Uuid,
+    tasks: Vec<ConnectorTask>,
+) -> Result<Vec<TaskView>, ApiError> {
+    let workspace_id = bound_workspace(change)?;
+    let mut errors = FieldErrors::new();
+    check_project(&**change, workspace_id, project_id, &mut errors).await?;
+    errors.into_result()?;
+    let now = clock::now();
+    let models: Vec<task::Model> = tasks
+        .into_iter()
+        .map(|t| task::Model {
+            id: Uuid::now_v7(),
+            workspace_id,
+            project_id,
+            name: non_empty(truncated(t.name.trim(), NAME_MAX), "Untitled"),
+            description: t
+                .description
+                .map(|d| truncated(d.trim(), DESCRIPTION_MAX))
+                .filter(|d| !d.is_empty()),
+            status: TaskStatus::Todo,
+            priority: t.priority.unwrap_or(TaskPriority::Medium),
+            assignee_id: None,
+            due_date: None,
+            estimated_hours: None,
+            external_ref: Some(truncated(&t.external_ref, EXTERNAL_REF_MAX)),
+            completed_at: None,
+            created_at: now,
+            updated_at: now,
+        })
+        .collect();
+    // 14 columns a row: chunks of 500 stay far below SQLite's limit of bound variables.
+    for chunk in models.chunks(500) {
+        let rows: Vec<task::ActiveModel> = chunk.iter().cloned().map(Into::into).collect();
+        task::Entity::insert_many(rows).exec(&**change).await?;
+    }
+    let mut views = Vec::with_capacity(models.len());
+    for model in models {
+        let view = TaskView::from(model);
+        change.record(EventType::TaskCreated, view.id, &view)?;
+        views.push(view);
+    }
+    Ok(views)
+}
+
+/// Which of these references the workspace's tasks already carry.
+pub async fn existing_external_refs<C: ConnectionTrait>(
+    db: &C,
+    workspace_id: Uuid,
+    refs: &[String],
+) -> Result<Vec<String>, DbErr> {
+    let mut found = Vec::new();
+    for chunk in refs.chunks(500) {
+        let rows: Vec<Option<String>> = task::Entity::find()
+            .select_only()
+            .column(task::Column::ExternalRef)
+            .filter(task::Column::WorkspaceId.eq(workspace_id))
+            .filter(task::Column::ExternalRef.is_in(chunk.iter().cloned()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        found.extend(rows.into_iter().flatten());
+    }
+    Ok(found)
+}
+
+fn non_empty(text: String, fallback: &str) -> String {
+    if text.is_empty() {
+        fallback.to_owned()
+    } else {
+        text
+    }
+}
+
 /// The workspace's task with this `external_ref`, if any.
 pub async fn find_by_external_ref<C: ConnectionTrait>(
     db: &C,
