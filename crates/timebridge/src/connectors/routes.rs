@@ -285,12 +285,7 @@ async fn sync(
             "Only workspace admins run a sync".into(),
         ));
     }
-    let params: Value = if body.iter().all(u8::is_ascii_whitespace) {
-        Value::Null
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::BadRequest(format!("Invalid JSON body: {e}")))?
-    };
+    let params: Value = crate::platform::extract::optional_json(&body)?;
     let Some(integration) = active(&app, &caller, provider).await? else {
         return Ok(Json(Reply::not_configured().0));
     };

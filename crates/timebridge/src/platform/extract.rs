@@ -54,6 +54,15 @@ where
 }
 
 /// Parses a JSON body, naming the offending field on a shape error.
+/// A JSON body that may be left out: an empty body is `T::default()`, anything else must
+/// parse (with [`parse_json`]'s errors).
+pub fn optional_json<T: DeserializeOwned + Default>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    parse_json(bytes)
+}
+
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::BadRequest(

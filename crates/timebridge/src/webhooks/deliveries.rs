@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::{
     endpoints::{find, require_admin},
     entity::{DeliveryStatus, attempt, delivery},
-    fanout::{insert_deliveries, mark_due},
+    fanout::{insert_deliveries, mark_due, pending},
     message_id,
 };
 use crate::{
@@ -251,23 +251,16 @@ pub async fn ping(
         "occurred_at": now.format(&::time::format_description::well_known::Rfc3339).unwrap_or_default(),
         "data": {"endpoint_id": endpoint_id, "message": "Timebridge test ping"},
     });
-    let row = delivery::ActiveModel {
-        id: Set(id),
-        workspace_id: Set(acting.workspace_id),
-        endpoint_id: Set(endpoint_id),
-        event_id: Set(None),
-        event_type: Set("ping".into()),
-        sequence: Set(0),
-        payload: Set(Some(payload.to_string())),
-        status: Set(DeliveryStatus::Pending.as_str().to_owned()),
-        attempts: Set(0),
-        next_attempt_at: Set(now),
-        last_status_code: Set(None),
-        last_error: Set(None),
-        failing_reported: Set(false),
-        created_at: Set(now),
-        completed_at: Set(None),
-    };
+    let mut row = pending(
+        acting.workspace_id,
+        endpoint_id,
+        None,
+        "ping",
+        0,
+        Some(payload.to_string()),
+        now,
+    );
+    row.id = Set(id);
     let _turn = app.db.write_turn().await;
     let txn = app.db.begin().await?;
     insert_deliveries(&txn, vec![row]).await?;

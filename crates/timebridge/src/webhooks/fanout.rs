@@ -70,14 +70,35 @@ fn new_delivery(
     event: &Queued,
     now: OffsetDateTime,
 ) -> delivery::ActiveModel {
+    pending(
+        workspace_id,
+        endpoint_id,
+        Some(event.event_id),
+        event.event_type.as_str(),
+        event.sequence,
+        None,
+        now,
+    )
+}
+
+/// A pending delivery row, due now: of an outbox event, or (with a payload) a ping.
+pub(super) fn pending(
+    workspace_id: Uuid,
+    endpoint_id: Uuid,
+    event_id: Option<Uuid>,
+    event_type: &str,
+    sequence: i64,
+    payload: Option<String>,
+    now: OffsetDateTime,
+) -> delivery::ActiveModel {
     delivery::ActiveModel {
         id: Set(Uuid::now_v7()),
         workspace_id: Set(workspace_id),
         endpoint_id: Set(endpoint_id),
-        event_id: Set(Some(event.event_id)),
-        event_type: Set(event.event_type.as_str().to_owned()),
-        sequence: Set(event.sequence),
-        payload: Set(None),
+        event_id: Set(event_id),
+        event_type: Set(event_type.to_owned()),
+        sequence: Set(sequence),
+        payload: Set(payload),
         status: Set(DeliveryStatus::Pending.as_str().to_owned()),
         attempts: Set(0),
         next_attempt_at: Set(now),

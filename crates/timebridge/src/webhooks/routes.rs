@@ -421,12 +421,7 @@ async fn rotate_secret(
     body: axum::body::Bytes,
 ) -> Result<Json<WebhookWithSecret>, ApiError> {
     // The body is optional: none (or `{}`) generates the new secret.
-    let request: RotateRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        RotateRequest::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::BadRequest(format!("Invalid JSON body: {e}")))?
-    };
+    let request: RotateRequest = crate::platform::extract::optional_json(&body)?;
     let secret = request.secret;
     let (webhook, secret) = endpoints::rotate_secret(&app, &caller.acting(), id, secret).await?;
     Ok(Json(WebhookWithSecret {

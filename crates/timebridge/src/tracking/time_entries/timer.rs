@@ -274,11 +274,7 @@ async fn stop_timer(
     caller: Caller,
     body: axum::body::Bytes,
 ) -> Result<Json<TimeEntryChanged>, ApiError> {
-    let body: StopTimer = if body.iter().all(u8::is_ascii_whitespace) {
-        StopTimer::default()
-    } else {
-        crate::platform::extract::parse_json(&body)?
-    };
+    let body: StopTimer = crate::platform::extract::optional_json(&body)?;
     let time_entry = stop(&app.db, &caller.acting(), body.stop_time).await?;
     crate::connectors::slack::notify::timer_changed(
         &app,
