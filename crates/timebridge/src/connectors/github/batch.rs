@@ -1,6 +1,7 @@
-//! Group commit for GitHub deliveries on SQLite. Each delivery is applied in a transaction with
-//! its ledger row, and on SQLite every transaction rewrites the pages it touched into the WAL:
-//! one transaction per delivery spends most of its time writing the same index pages again. So the
+//! Group commit for GitHub deliveries. Each delivery is applied in a transaction with its
+//! ledger row. On SQLite every transaction rewrites the pages it touched into the WAL, and on
+//! PostgreSQL one workspace's changes run one at a time, each waiting for its commit: one
+//! transaction per delivery spends most of its time on the transaction, not the delivery. So the
 //! receiver hands verified deliveries to one task that applies whatever is waiting, up to
 //! [`MAX_BATCH`] deliveries of one integration, in a single change, and answers each delivery
 //! only after that change commits. If any delivery of a batch fails, the batch is rolled back
@@ -58,35 +59,22 @@ struct Job {
     reply: oneshot::Sender<Result<Value, ApiError>>,
 }
 
-/// The handle the receiver sends deliveries through. On PostgreSQL, where commits do not
-/// rewrite shared pages and changes of different workspaces run side by side, each delivery
-/// is applied in its own change at once (batches measured slower there); on SQLite they are
-/// batched.
+/// The handle the receiver sends deliveries through.
 #[derive(Clone)]
-pub struct Batcher {
-    queue: mpsc::Sender<Job>,
-    db: Db,
-}
+pub struct Batcher(mpsc::Sender<Job>);
 
 impl Batcher {
     /// Starts the applying task; it ends when the last handle is dropped.
     pub fn start(db: Db) -> Self {
         let (tx, rx) = mpsc::channel(4096);
-        if db.is_sqlite() {
-            tokio::spawn(run(db.clone(), rx));
-        }
-        Self { queue: tx, db }
+        tokio::spawn(run(db, rx));
+        Self(tx)
     }
 
     /// Applies a delivery (once), answering after its transaction committed.
     pub async fn apply(&self, delivery: Delivery) -> Result<Value, ApiError> {
-        if !self.db.is_sqlite() {
-            return apply_all(&self.db, &[&delivery])
-                .await
-                .map(|mut r| r.remove(0));
-        }
         let (reply, answer) = oneshot::channel();
-        self.queue
+        self.0
             .send(Job { delivery, reply })
             .await
             .map_err(|_| ApiError::Internal(anyhow::anyhow!("the GitHub applier stopped")))?;
