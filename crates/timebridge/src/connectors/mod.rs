@@ -185,6 +185,42 @@ macro_rules! with_connector {
     };
 }
 
+/// A receiver's JSON answer.
+pub fn answer(status: axum::http::StatusCode, body: Value) -> Response {
+    use axum::response::IntoResponse;
+    (status, axum::Json(body)).into_response()
+}
+
+/// A receiver's refusal: `{"ok": false, "error": …}`.
+pub fn refuse(status: axum::http::StatusCode, error: &str) -> Response {
+    answer(status, json!({"ok": false, "error": error}))
+}
+
+/// A request header as trimmed, non-empty text.
+pub fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+/// Lower-case hex of HMAC-SHA256 over `parts` (GitHub's and Slack's signatures).
+pub fn hmac_sha256_hex(secret: &str, parts: &[&[u8]]) -> String {
+    use hmac::{Hmac, Mac};
+    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()) else {
+        unreachable!("HMAC accepts keys of any length");
+    };
+    for part in parts {
+        mac.update(part);
+    }
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// A secret as logs and answers may show it: its recognisable prefix (`ghp_`, `xoxb-`) and an
 /// ellipsis, never more.
 pub fn truncate_secret(secret: &str) -> String {

@@ -216,10 +216,7 @@ async fn status(
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let provider = provider(&name)?;
-    let Some(i) = store::find(&app, &caller.acting(), provider)
-        .await?
-        .filter(|i| i.record.active)
-    else {
+    let Some(i) = active(&app, &caller, provider).await? else {
         return Ok(Json(Reply::not_configured().0));
     };
     let rfc = |t: Option<::time::OffsetDateTime>| t.and_then(|t| t.format(&time::Rfc3339).ok());

@@ -24,13 +24,10 @@ pub fn verify(secret: &str, body: &[u8], header: &str) -> bool {
 
 /// The header value for `body` (for tests and tools that send webhooks).
 pub fn sign(secret: &str, body: &[u8]) -> String {
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
-        unreachable!("HMAC accepts keys of any length");
-    };
-    mac.update(body);
-    let digest = mac.finalize().into_bytes();
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256={hex}")
+    format!(
+        "sha256={}",
+        crate::connectors::hmac_sha256_hex(secret, &[body])
+    )
 }
 
 fn decode_hex(text: &str) -> Option<Vec<u8>> {

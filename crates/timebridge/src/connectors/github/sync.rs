@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::{external_ref, failure, get, priority_from_labels};
+use super::{external_ref, failure, get, webhook::IssueFields};
 use crate::{
     app::AppState,
     connectors::{
@@ -48,20 +48,15 @@ async fn pull_and_upsert(app: &AppState, integration: &Integration) -> Reply {
             let Some(number) = issue["number"].as_u64() else {
                 continue;
             };
-            let labels = issue["labels"].as_array().cloned().unwrap_or_default();
-            let url = issue["html_url"].as_str().unwrap_or_default();
-            let description = match issue["body"].as_str().filter(|b| !b.trim().is_empty()) {
-                Some(body) => format!("{url}\n\n{body}"),
-                None => url.to_owned(),
-            };
+            let fields = IssueFields::of(issue);
             let before = change.pending_events();
             let (_, was_created) = tasks::upsert_by_external_ref_in(
                 &mut change,
                 project_id,
                 &external_ref(number),
-                issue["title"].as_str().unwrap_or("Untitled issue"),
-                Some(&description),
-                priority_from_labels(&labels),
+                fields.title,
+                Some(&fields.description),
+                fields.priority,
             )
             .await?;
             if was_created {

@@ -16,8 +16,9 @@ use super::{batch::Delivery, external_ref, priority_from_labels, signature};
 use crate::{
     app::AppState,
     connectors::{
-        Provider,
+        Provider, answer, header,
         ledger::{self, APPLIED, IGNORED, Received},
+        refuse,
         store::Integration,
     },
     directory::entity::{membership, user},
@@ -27,22 +28,6 @@ use crate::{
         time_entries::timer,
     },
 };
-
-fn answer(status: StatusCode, body: Value) -> Response {
-    (status, axum::Json(body)).into_response()
-}
-
-fn refuse(status: StatusCode, error: &str) -> Response {
-    answer(status, json!({"ok": false, "error": error}))
-}
-
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-}
 
 /// Receives one delivery.
 pub async fn receive(app: &AppState, headers: &HeaderMap, body: Bytes) -> Response {

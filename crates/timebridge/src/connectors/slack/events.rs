@@ -14,27 +14,13 @@ use super::{commands, signature};
 use crate::{
     app::AppState,
     connectors::{
-        Provider,
+        Provider, answer, header,
         ledger::{self, IGNORED, Received, Seen},
+        refuse,
         store::Integration,
     },
     platform::error::ApiError,
 };
-
-fn answer(status: StatusCode, body: Value) -> Response {
-    (status, axum::Json(body)).into_response()
-}
-
-fn refuse(status: StatusCode, error: &str) -> Response {
-    answer(status, json!({"ok": false, "error": error}))
-}
-
-fn header(headers: &HeaderMap, name: impl axum::http::header::AsHeaderName) -> Option<&str> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-}
 
 /// An ephemeral reply: only the member who typed the command sees it.
 pub fn ephemeral(text: impl Into<String>) -> Value {
@@ -78,7 +64,8 @@ pub async fn receive(app: &AppState, headers: &HeaderMap, body: Bytes) -> Respon
         tracing::warn!("Slack request refused: no active integration's signing secret matches");
         return refuse(StatusCode::UNAUTHORIZED, "Invalid signature");
     }
-    let json = header(headers, CONTENT_TYPE).is_some_and(|t| t.starts_with("application/json"));
+    let json =
+        header(headers, CONTENT_TYPE.as_str()).is_some_and(|t| t.starts_with("application/json"));
     if json {
         events_api(app, headers, &verified, &body).await
     } else {

@@ -2,8 +2,6 @@
 //! keyed with the app's signing secret, and `X-Slack-Request-Timestamp` no more than five
 //! minutes from now (replays are refused).
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 /// How far a request's timestamp may be from now.
@@ -11,15 +9,8 @@ pub const MAX_AGE_SECONDS: i64 = 300;
 
 /// The `v0=` signature of a request.
 pub fn sign(secret: &str, timestamp: &str, body: &[u8]) -> String {
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
-        unreachable!("HMAC accepts keys of any length");
-    };
-    mac.update(b"v0:");
-    mac.update(timestamp.as_bytes());
-    mac.update(b":");
-    mac.update(body);
-    let digest = mac.finalize().into_bytes();
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let hex =
+        crate::connectors::hmac_sha256_hex(secret, &[b"v0:", timestamp.as_bytes(), b":", body]);
     format!("v0={hex}")
 }
 
