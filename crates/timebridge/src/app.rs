@@ -22,7 +22,8 @@ use crate::{
     config::Config,
     connectors, directory, events, jobs,
     platform::{
-        auth::{Guard, guard},
+        self,
+        auth::{Authority, Guard, guard},
         crypto::{SecretKey, load_secret_key},
         db::{self, Db},
         error::ApiError,
@@ -43,14 +44,33 @@ pub struct Inner {
     pub config: Config,
     pub db: Db,
     pub reads: ReadCache,
-    pub tokens: TokenAuthority,
-    pub limiter: RateLimiter,
+    pub tokens: Arc<TokenAuthority>,
+    pub limiter: Arc<RateLimiter>,
     pub usage: UsageRecorder,
     pub secret_key: SecretKey,
     /// Active connector integrations, for the webhook receivers.
     pub integrations: connectors::store::ActiveIntegrations,
     /// Applies verified GitHub deliveries, many per transaction.
     pub github: connectors::github::batch::Batcher,
+}
+
+impl AppState {
+    /// A handle that does not keep the application alive, for what the application itself
+    /// holds (event consumers): no reference cycle, so a stopped application is freed.
+    pub fn downgrade(&self) -> WeakApp {
+        WeakApp(Arc::downgrade(&self.0))
+    }
+}
+
+/// See [`AppState::downgrade`].
+#[derive(Clone)]
+pub struct WeakApp(std::sync::Weak<Inner>);
+
+impl WeakApp {
+    /// The application, unless it has stopped.
+    pub fn upgrade(&self) -> Option<AppState> {
+        self.0.upgrade().map(AppState)
+    }
 }
 
 impl Deref for AppState {
@@ -119,9 +139,13 @@ impl App {
         );
         let batch_db = db.clone();
         let state = AppState(Arc::new(Inner {
-            tokens: TokenAuthority::new(db.conn().clone(), config.token_cache_ttl),
+            tokens: Arc::new(TokenAuthority::new(
+                db.conn().clone(),
+                config.token_cache_ttl,
+                config.rate_limits.clone(),
+            )),
             reads: ReadCache::new(db.clone(), config.read_cache_bytes),
-            limiter: RateLimiter::new(config.rate_limits.window, redis),
+            limiter: Arc::new(RateLimiter::new(config.rate_limits.window, redis)),
             usage,
             db,
             secret_key,
@@ -129,6 +153,10 @@ impl App {
             integrations: Default::default(),
             github: connectors::github::batch::Batcher::start(batch_db),
         }));
+        register_writers(&state.db);
+        state.db.consumers().add_after_commit(Arc::new(
+            connectors::slack::notify::TimerNotices::new(&state),
+        ));
         let mut background = vec![
             spawn_housekeeping(state.clone()),
             spawn_version_refresh(state.clone()),
@@ -138,6 +166,8 @@ impl App {
         if state.config.jobs_enabled {
             background.push(jobs::spawn(state.clone()));
         }
+        // Last: it listens on every signal the workers above asked for.
+        background.extend(platform::signal::spawn_listener(state.db.clone()));
         let (router, openapi) = router(state.clone());
         Ok(Self {
             router,
@@ -195,6 +225,13 @@ impl App {
     }
 }
 
+/// The event consumers that write in a change's own transaction. Every process that writes
+/// registers them (the server, the CLI), so no change misses what they write.
+pub fn register_writers(db: &Db) {
+    db.consumers()
+        .add_in_transaction(Arc::new(webhooks::fanout::WebhookFanout::new(db)));
+}
+
 fn spawn_housekeeping(state: AppState) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -228,9 +265,18 @@ fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .split_for_parts();
     doc.merge(system_doc);
     let doc = openapi::finalize(doc);
-    let table = Arc::new(AccessTable::from_openapi(&doc));
+    let authority = Arc::new(access::TokenGate {
+        tokens: state.tokens.clone(),
+        usage: state.usage.clone(),
+    });
+    let table = Arc::new(AccessTable::from_openapi(&doc, |s| {
+        authority.knows_scope(s)
+    }));
     let guard_state = Guard {
-        app: state.clone(),
+        authority,
+        limiter: state.limiter.clone(),
+        window: state.config.rate_limits.window,
+        trust_forwarded_for: state.config.trust_forwarded_for,
         table,
     };
     let api = api.route_layer(middleware::from_fn_with_state(guard_state, guard));

@@ -155,9 +155,11 @@ async fn open_migrated(config: &Config) -> anyhow::Result<Db> {
     db::migrate(config)
         .await
         .context("cannot migrate DATABASE_URL")?;
-    db::connect(config)
+    let db = db::connect(config)
         .await
-        .context("cannot open DATABASE_URL")
+        .context("cannot open DATABASE_URL")?;
+    crate::app::register_writers(&db);
+    Ok(db)
 }
 
 async fn create_user(config: Config, args: UserCreate) -> anyhow::Result<()> {

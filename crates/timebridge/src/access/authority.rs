@@ -14,36 +14,23 @@ use std::{
 use ipnet::IpNet;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use super::{
     entity::api_token,
-    scopes::ScopeSet,
+    scopes::{Scope, ScopeSet},
     secret::{self, TokenHash},
+    usage::{UsageRecord, UsageRecorder},
 };
+pub use crate::platform::auth::Principal;
 use crate::{
+    config::RateLimitConfig,
     directory::{self, Plan, Role},
-    platform::error::ApiError,
+    platform::{
+        auth::{Authority, Call},
+        consumers::BoxFuture,
+        error::ApiError,
+    },
 };
-
-/// Who is calling: a token, its user, their workspace and role, and the token's scopes.
-#[derive(Debug)]
-pub struct Principal {
-    pub token_id: Uuid,
-    /// `tb_pat_ab12`: the only part of a token that may be logged.
-    pub token_prefix: String,
-    pub user_id: Uuid,
-    pub workspace_id: Uuid,
-    pub plan: Plan,
-    pub role: Role,
-    pub scopes: ScopeSet,
-}
-
-impl Principal {
-    pub fn is_admin(&self) -> bool {
-        self.role == Role::Admin
-    }
-}
 
 /// Why a presented token was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,14 +87,16 @@ pub struct TokenAuthority {
     db: DatabaseConnection,
     cache: quick_cache::sync::Cache<TokenHash, Arc<TokenRecord>>,
     ttl: Duration,
+    limits: RateLimitConfig,
 }
 
 impl TokenAuthority {
-    pub fn new(db: DatabaseConnection, ttl: Duration) -> Self {
+    pub fn new(db: DatabaseConnection, ttl: Duration, limits: RateLimitConfig) -> Self {
         Self {
             db,
             cache: quick_cache::sync::Cache::new(10_000),
             ttl,
+            limits,
         }
     }
 
@@ -168,9 +157,9 @@ impl TokenAuthority {
                 token_prefix: token.token_prefix.clone(),
                 user_id: token.user_id,
                 workspace_id: token.workspace_id,
-                plan,
-                role,
-                scopes,
+                admin: role == Role::Admin,
+                rate_limit: self.limits.limit_for(plan),
+                grants: Arc::new(scopes),
             }),
             allowed_ips: parse_allowed_ips(token.allowed_ips.as_deref()),
             is_active: token.is_active,
@@ -180,6 +169,53 @@ impl TokenAuthority {
             loaded_at: Instant::now(),
         }))
     }
+}
+
+/// The request guard's view of API access: tokens verified by a [`TokenAuthority`], calls
+/// written to the usage log.
+pub struct TokenGate {
+    pub tokens: Arc<TokenAuthority>,
+    pub usage: UsageRecorder,
+}
+
+impl Authority for TokenGate {
+    fn authenticate<'a>(
+        &'a self,
+        token: &'a str,
+        peer: Option<IpAddr>,
+    ) -> BoxFuture<'a, Result<Arc<Principal>, ApiError>> {
+        Box::pin(async move {
+            match self.tokens.authenticate(token, peer).await {
+                Ok(principal) => Ok(principal),
+                Err(Ok(failure)) => Err(failure.into()),
+                Err(Err(db)) => Err(db.into()),
+            }
+        })
+    }
+
+    fn knows_scope(&self, scope: &str) -> bool {
+        scope.parse::<Scope>().is_ok()
+    }
+
+    fn record(&self, call: Call) {
+        self.usage.record(UsageRecord {
+            token_id: call.principal.token_id,
+            workspace_id: call.principal.workspace_id,
+            user_id: call.principal.user_id,
+            method: call.method,
+            path: call.path,
+            status: call.status,
+            duration: call.duration,
+            ip: call.ip,
+            at: call.at,
+        });
+    }
+}
+
+/// The scopes of a caller's token (every principal this authority makes carries them).
+pub fn scopes_of(principal: &Principal) -> Option<&ScopeSet> {
+    let grants: &dyn std::any::Any = principal.grants.as_ref();
+    grants.downcast_ref::<ScopeSet>()
 }
 
 fn check(record: &TokenRecord, peer: Option<IpAddr>) -> Result<(), AuthFailure> {

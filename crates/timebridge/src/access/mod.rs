@@ -16,5 +16,5 @@ pub mod secret;
 pub mod tokens;
 pub mod usage;
 
-pub use authority::{AuthFailure, Principal, TokenAuthority};
+pub use authority::{AuthFailure, Principal, TokenAuthority, TokenGate};
 pub use scopes::{Resource, Scope, ScopeSet};

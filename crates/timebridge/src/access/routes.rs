@@ -275,7 +275,12 @@ async fn create_token(
             expiry,
             allowed_ips: body.allowed_ips,
         },
-        Some(&caller.scopes),
+        // Fail closed: a caller whose scopes are unknown here may hand out none.
+        Some(
+            &super::authority::scopes_of(&caller)
+                .cloned()
+                .unwrap_or_default(),
+        ),
         app.config.token_expiry_days,
     )
     .await?;

@@ -271,6 +271,18 @@ impl ScopeSet {
     }
 }
 
+impl crate::platform::auth::Grants for ScopeSet {
+    fn grants(&self, scope: &str) -> bool {
+        scope
+            .parse()
+            .is_ok_and(|required| ScopeSet::grants(self, required))
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.strings()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

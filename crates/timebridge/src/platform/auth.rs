@@ -1,6 +1,9 @@
 //! The request guard in front of every API route: authenticate the token, spend one request of
 //! its rate-limit budget, check the route's declared scope, then let the handler run. It also
-//! stamps the `RateLimit-*` headers on the response and queues the usage-log record.
+//! stamps the `RateLimit-*` headers on the response and reports the call for the usage log.
+//!
+//! Who may call is not the platform's to know: an [`Authority`] (the access capability's
+//! token authority) turns a presented token into a [`Principal`] and records each call.
 
 use std::{
     net::{IpAddr, SocketAddr},
@@ -16,17 +19,76 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
+use time::OffsetDateTime;
+use uuid::Uuid;
+
 use super::{
     acting::Acting,
+    consumers::BoxFuture,
     error::ApiError,
     openapi::{Access, AccessTable},
     outbox::Actor,
+    ratelimit::RateLimiter,
     request_log::TokenPrefix,
 };
-use crate::{
-    access::{Principal, usage::UsageRecord},
-    app::AppState,
-};
+
+/// Who is calling: a token, its user, their workspace, and what the token grants.
+#[derive(Debug)]
+pub struct Principal {
+    pub token_id: Uuid,
+    /// `tb_pat_ab12`: the only part of a token that may be logged.
+    pub token_prefix: String,
+    pub user_id: Uuid,
+    pub workspace_id: Uuid,
+    /// Whether the user is an admin of the workspace.
+    pub admin: bool,
+    /// Requests this caller may make per rate-limit window.
+    pub rate_limit: u32,
+    /// The token's scopes.
+    pub grants: Arc<dyn Grants>,
+}
+
+impl Principal {
+    pub fn is_admin(&self) -> bool {
+        self.admin
+    }
+}
+
+/// What a caller's credentials grant, asked by scope name (`read:projects`).
+pub trait Grants: std::any::Any + std::fmt::Debug + Send + Sync {
+    /// Whether the credentials grant `scope`.
+    fn grants(&self, scope: &str) -> bool;
+    /// The scopes held, as the 403 body lists them.
+    fn names(&self) -> Vec<String>;
+}
+
+/// Turns presented tokens into callers, and hears about every call made.
+pub trait Authority: Send + Sync {
+    /// The caller presenting `token` from `peer`, or the 401/403 refusing them.
+    fn authenticate<'a>(
+        &'a self,
+        token: &'a str,
+        peer: Option<IpAddr>,
+    ) -> BoxFuture<'a, Result<Arc<Principal>, ApiError>>;
+
+    /// Whether `scope` is a scope routes may declare (checked once, at start-up).
+    fn knows_scope(&self, scope: &str) -> bool;
+
+    /// A call the guard let in (or refused after authenticating), for the usage log.
+    fn record(&self, call: Call);
+}
+
+/// One authenticated call, as the guard saw it.
+#[derive(Debug)]
+pub struct Call {
+    pub principal: Arc<Principal>,
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    pub duration: std::time::Duration,
+    pub ip: Option<IpAddr>,
+    pub at: OffsetDateTime,
+}
 
 /// The authenticated caller, for handlers: `async fn handler(caller: Caller, ...)`.
 #[derive(Clone, Debug)]
@@ -68,10 +130,15 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     }
 }
 
-/// What the guard needs: the app and the table of declared access.
+/// What the guard needs: the authority, the rate limiter and the table of declared access.
 #[derive(Clone)]
 pub struct Guard {
-    pub app: AppState,
+    pub authority: Arc<dyn Authority>,
+    pub limiter: Arc<RateLimiter>,
+    /// The rate-limit window, for the 429 body.
+    pub window: std::time::Duration,
+    /// Take the client address from `X-Forwarded-For` (behind a trusted proxy).
+    pub trust_forwarded_for: bool,
     pub table: Arc<AccessTable>,
 }
 
@@ -125,7 +192,6 @@ pub fn client_ip(req: &Request, trust_forwarded_for: bool) -> Option<IpAddr> {
 /// The middleware: authenticate → rate-limit → scope → handler.
 pub async fn guard(State(guard): State<Guard>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let app = &guard.app;
     let Some(access) = req
         .extensions()
         .get::<MatchedPath>()
@@ -139,33 +205,32 @@ pub async fn guard(State(guard): State<Guard>, mut req: Request, next: Next) -> 
         ))
         .into_response();
     };
-    let peer = client_ip(&req, app.config.trust_forwarded_for);
+    let peer = client_ip(&req, guard.trust_forwarded_for);
     let principal = match presented_token(req.headers()) {
         Err(err) => return err.into_response(),
-        Ok(token) => match app.tokens.authenticate(token, peer).await {
+        Ok(token) => match guard.authority.authenticate(token, peer).await {
             Ok(principal) => principal,
-            Err(Ok(failure)) => return ApiError::from(failure).into_response(),
-            Err(Err(db)) => return ApiError::from(db).into_response(),
+            Err(refused) => return refused.into_response(),
         },
     };
 
     let method = req.method().to_string();
     let path = req.uri().path().to_owned();
-    let limit = app.config.rate_limits.limit_for(principal.plan);
-    let decision = app.limiter.check(principal.token_id, limit).await;
+    let limit = principal.rate_limit;
+    let decision = guard.limiter.check(principal.token_id, limit).await;
     let mut response = if !decision.allowed {
         ApiError::RateLimited {
             limit,
-            window_secs: app.config.rate_limits.window.as_secs(),
+            window_secs: guard.window.as_secs(),
             retry_after_secs: decision.retry_after_secs(),
         }
         .into_response()
     } else if let Access::Token(Some(required)) = access
-        && !principal.scopes.grants(required)
+        && !principal.grants.grants(required)
     {
         ApiError::MissingScope {
             required: required.to_string(),
-            available: principal.scopes.strings(),
+            available: principal.grants.names(),
         }
         .into_response()
     } else {
@@ -177,13 +242,11 @@ pub async fn guard(State(guard): State<Guard>, mut req: Request, next: Next) -> 
     response
         .extensions_mut()
         .insert(TokenPrefix(principal.token_prefix.clone()));
-    app.usage.record(UsageRecord {
-        token_id: principal.token_id,
-        workspace_id: principal.workspace_id,
-        user_id: principal.user_id,
+    guard.authority.record(Call {
+        status: response.status().as_u16(),
+        principal,
         method,
         path,
-        status: response.status().as_u16(),
         duration: started.elapsed(),
         ip: peer,
         at: super::time::now(),

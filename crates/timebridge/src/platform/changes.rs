@@ -1,7 +1,8 @@
 //! A change to one workspace's data: one database transaction that, when it commits, has also
-//! written the change's events to the outbox and advanced the workspace's data version. Every
-//! write to workspace data goes through here, so neither the read cache nor an event consumer
-//! can miss one, and a change that fails leaves no event behind.
+//! written the change's events to the outbox, handed them to the registered event consumers
+//! (see [`super::consumers`]) and advanced the workspace's data version. Every write to
+//! workspace data goes through here, so neither the read cache nor an event consumer can miss
+//! one, and a change that fails leaves no event behind.
 
 use std::{ops::Deref, sync::Arc};
 
@@ -13,17 +14,13 @@ use sea_orm::{
 use serde::Serialize;
 use uuid::Uuid;
 
-use tokio::sync::Notify;
-
 use super::{
+    consumers::{ChangeEvent, ChangeEvents, Consumers},
     db::{DataVersions, Db, WriteTurn},
     outbox::{self, Actor, EventType, PendingEvent},
+    signal::Signal,
     time,
 };
-use crate::webhooks::fanout::{self, Queued};
-
-/// The PostgreSQL channel a commit that queued webhook deliveries notifies.
-pub const DELIVERIES_CHANNEL: &str = "timebridge_webhook_deliveries";
 
 /// An open write transaction on one workspace's data. Dereferences to the transaction, so
 /// queries run on `&*change` (or `&change` where a `&impl ConnectionTrait` is expected).
@@ -37,7 +34,9 @@ pub struct WorkspaceChange {
     actor: Actor,
     events: Vec<PendingEvent>,
     versions: Arc<DataVersions>,
-    deliveries_queued: Arc<Notify>,
+    consumers: Arc<Consumers>,
+    /// Raised after the commit.
+    wakes: Vec<Signal>,
 }
 
 impl WorkspaceChange {
@@ -72,7 +71,8 @@ impl WorkspaceChange {
             actor,
             events: Vec::new(),
             versions: db.versions_handle(),
-            deliveries_queued: db.deliveries_queued().clone(),
+            consumers: db.consumers_handle(),
+            wakes: Vec::new(),
         })
     }
 
@@ -136,46 +136,67 @@ impl WorkspaceChange {
         Ok(())
     }
 
-    /// Writes the recorded events and queues their webhook deliveries, advances the workspace's
-    /// data version (by one per event, at least one), commits, and records the new version in
-    /// this process. Returns the version.
-    pub async fn commit(self) -> Result<i64, DbErr> {
+    /// Asks for `signal` to be raised once the change commits (a service that enqueued work
+    /// for a background worker in this transaction).
+    pub fn wake(&mut self, signal: Signal) {
+        if !self.wakes.iter().any(|s| s.channel() == signal.channel()) {
+            self.wakes.push(signal);
+        }
+    }
+
+    /// Writes the recorded events, hands them to the in-transaction consumers, advances the
+    /// workspace's data version (by one per event, at least one), commits, records the new
+    /// version in this process, raises the signals the consumers asked for, and hands the
+    /// events to the after-commit consumers. Returns the version.
+    pub async fn commit(mut self) -> Result<i64, DbErr> {
         let workspace_id = self.workspace_id.ok_or_else(|| {
             DbErr::Custom("a workspace change was committed without its workspace".into())
         })?;
         let count = self.events.len().max(1) as i64;
         let version = advance(&self.txn, workspace_id, count).await?;
         let first_sequence = version - self.events.len() as i64 + 1;
-        let fanned: Vec<Queued> = self
-            .events
-            .iter()
-            .enumerate()
-            .map(|(i, e)| Queued {
-                event_id: e.id,
-                event_type: e.event_type,
-                sequence: first_sequence + i as i64,
-            })
-            .collect();
-        outbox::write(
-            &self.txn,
+        let change = ChangeEvents {
             workspace_id,
-            &self.actor,
-            first_sequence,
-            self.events,
-        )
-        .await?;
-        // Webhook deliveries are part of the outbox: queued after the events, in this same transaction.
-        let queued = fanout::queue(&self.txn, workspace_id, &fanned, time::now()).await?;
-        if queued > 0 && self.txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-            // Wakes the delivery workers of the other instances when this commits.
-            self.txn
-                .execute_unprepared(&format!("NOTIFY {DELIVERIES_CHANNEL}"))
-                .await?;
+            actor: self.actor,
+            events: self
+                .events
+                .into_iter()
+                .enumerate()
+                .map(|(i, e)| ChangeEvent {
+                    id: e.id,
+                    event_type: e.event_type,
+                    resource_id: e.resource_id,
+                    sequence: first_sequence + i as i64,
+                    data: e.data,
+                    occurred_at: e.occurred_at,
+                })
+                .collect(),
+        };
+        outbox::write(&self.txn, &change).await?;
+        if !change.events.is_empty() {
+            for consumer in self.consumers.in_transaction() {
+                if let Some(signal) = consumer.consume(&self.txn, &change).await?
+                    && !self.wakes.iter().any(|s| s.channel() == signal.channel())
+                {
+                    self.wakes.push(signal);
+                }
+            }
+        }
+        if self.txn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            // Wakes the workers of the other instances when this commits.
+            for signal in &self.wakes {
+                self.txn
+                    .execute_unprepared(&format!("NOTIFY {}", signal.channel()))
+                    .await?;
+            }
         }
         self.txn.commit().await?;
         self.versions.observe(workspace_id, version);
-        if queued > 0 {
-            self.deliveries_queued.notify_one();
+        for signal in &self.wakes {
+            signal.raise_locally();
+        }
+        if !change.events.is_empty() {
+            self.consumers.after_commit(&change);
         }
         Ok(version)
     }

@@ -11,6 +11,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::{consumers::Consumers, signal::Signals};
 use crate::config::Config;
 
 /// The connection pool, and what this process knows of each workspace's data version.
@@ -19,7 +20,8 @@ use crate::config::Config;
 pub struct Db {
     conn: DatabaseConnection,
     versions: Arc<DataVersions>,
-    deliveries_queued: Arc<tokio::sync::Notify>,
+    signals: Arc<Signals>,
+    consumers: Arc<Consumers>,
     writer: Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -31,7 +33,8 @@ impl Db {
         Self {
             conn,
             versions: Arc::default(),
-            deliveries_queued: Arc::default(),
+            signals: Arc::default(),
+            consumers: Arc::default(),
             writer: Arc::default(),
         }
     }
@@ -51,10 +54,18 @@ impl Db {
         self.versions.clone()
     }
 
-    /// Signalled after a commit that queued webhook deliveries, so the delivery worker of this
-    /// process starts on them at once instead of at its next poll.
-    pub fn deliveries_queued(&self) -> &Arc<tokio::sync::Notify> {
-        &self.deliveries_queued
+    /// The named wake-ups between writers and background workers (see [`Signals`]).
+    pub fn signals(&self) -> &Signals {
+        &self.signals
+    }
+
+    /// The event consumers every change of this database is handed to.
+    pub fn consumers(&self) -> &Consumers {
+        &self.consumers
+    }
+
+    pub(crate) fn consumers_handle(&self) -> Arc<Consumers> {
+        self.consumers.clone()
     }
 
     /// On SQLite, this process's turn at the database's single write lock. Writers queue

@@ -4,6 +4,7 @@
 pub mod acting;
 pub mod auth;
 pub mod changes;
+pub mod consumers;
 pub mod crypto;
 pub mod db;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod pagination;
 pub mod ratelimit;
 pub mod read_cache;
 pub mod request_log;
+pub mod signal;
 pub mod telemetry;
 pub mod time;
 pub mod validate;

@@ -16,6 +16,8 @@ use serde_json::value::RawValue;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
+use super::consumers::ChangeEvents;
+
 macro_rules! event_catalog {
     ($($variant:ident => $name:literal, $resource:literal, $description:literal;)*) => {
         /// Every event type Timebridge emits, by its dotted name.
@@ -216,30 +218,24 @@ pub struct PendingEvent {
     pub occurred_at: OffsetDateTime,
 }
 
-/// Writes a change's events, numbered from `first_sequence`.
-pub(crate) async fn write<C: ConnectionTrait>(
-    txn: &C,
-    workspace_id: Uuid,
-    actor: &Actor,
-    first_sequence: i64,
-    events: Vec<PendingEvent>,
-) -> Result<(), DbErr> {
-    if events.is_empty() {
+/// Writes a change's events.
+pub(crate) async fn write<C: ConnectionTrait>(txn: &C, change: &ChangeEvents) -> Result<(), DbErr> {
+    if change.events.is_empty() {
         return Ok(());
     }
-    let actor = serde_json::to_string(actor).map_err(|e| DbErr::Json(e.to_string()))?;
-    let rows: Vec<event::ActiveModel> = events
-        .into_iter()
-        .enumerate()
-        .map(|(i, e)| event::ActiveModel {
+    let actor = serde_json::to_string(&change.actor).map_err(|e| DbErr::Json(e.to_string()))?;
+    let rows: Vec<event::ActiveModel> = change
+        .events
+        .iter()
+        .map(|e| event::ActiveModel {
             id: Set(e.id),
-            workspace_id: Set(workspace_id),
-            sequence: Set(first_sequence + i as i64),
+            workspace_id: Set(change.workspace_id),
+            sequence: Set(e.sequence),
             event_type: Set(e.event_type.as_str().to_owned()),
             resource_type: Set(e.event_type.resource().to_owned()),
             resource_id: Set(e.resource_id),
             actor: Set(actor.clone()),
-            data: Set(e.data),
+            data: Set(e.data.clone()),
             occurred_at: Set(e.occurred_at),
         })
         .collect();

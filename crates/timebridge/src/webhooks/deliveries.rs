@@ -171,7 +171,7 @@ pub async fn redeliver(
     .await?;
     mark_due(&txn, &[endpoint.id], now, true).await?;
     txn.commit().await?;
-    app.db.deliveries_queued().notify_one();
+    super::deliveries_queued(&app.db).raise_locally();
     let attempts = attempt::Entity::find()
         .filter(attempt::Column::DeliveryId.eq(d.id))
         .order_by_asc(attempt::Column::AttemptedAt)
@@ -225,7 +225,7 @@ pub async fn recover(
         mark_due(&txn, &[endpoint_id], now, true).await?;
     }
     txn.commit().await?;
-    app.db.deliveries_queued().notify_one();
+    super::deliveries_queued(&app.db).raise_locally();
     Ok(recovered)
 }
 
@@ -266,7 +266,7 @@ pub async fn ping(
     insert_deliveries(&txn, vec![row]).await?;
     mark_due(&txn, &[endpoint_id], now, true).await?;
     txn.commit().await?;
-    app.db.deliveries_queued().notify_one();
+    super::deliveries_queued(&app.db).raise_locally();
     let d = delivery::Entity::find_by_id(id)
         .one(app.db.conn())
         .await?

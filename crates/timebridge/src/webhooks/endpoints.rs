@@ -246,7 +246,7 @@ pub async fn update(
     let turn = app.db.write_turn().await;
     let row = row.update(app.db.conn()).await?;
     drop(turn);
-    app.db.deliveries_queued().notify_one();
+    super::deliveries_queued(&app.db).raise_locally();
     let stats = stats(app.db.conn(), id).await?;
     Ok(WebhookView::new(row, stats))
 }

@@ -3,31 +3,56 @@
 //! or not at all. The endpoint's `queue_version` is bumped and its `next_due_at` set if it had
 //! nothing due, which is what the worker claims by.
 
+use ::time::OffsetDateTime;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect, Set,
     sea_query::{Expr, ExprTrait, Func},
 };
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
     entity::{DeliveryStatus, delivery, endpoint},
     subscriptions::Subscriptions,
 };
-use crate::platform::outbox::EventType;
+use crate::platform::{
+    consumers::{BoxFuture, ChangeEvent, ChangeEvents, InTransaction},
+    db::Db,
+    signal::Signal,
+    time,
+};
 
-/// An event as the fan-out needs it.
-pub struct Queued {
-    pub event_id: Uuid,
-    pub event_type: EventType,
-    pub sequence: i64,
+/// The fan-out as an in-transaction event consumer: registered where the application is
+/// assembled, it raises [`super::deliveries_queued`] when a commit queued deliveries.
+pub struct WebhookFanout {
+    wake: Signal,
+}
+
+impl WebhookFanout {
+    pub fn new(db: &Db) -> Self {
+        Self {
+            wake: super::deliveries_queued(db),
+        }
+    }
+}
+
+impl InTransaction for WebhookFanout {
+    fn consume<'a>(
+        &'a self,
+        txn: &'a sea_orm::DatabaseTransaction,
+        change: &'a ChangeEvents,
+    ) -> BoxFuture<'a, Result<Option<Signal>, DbErr>> {
+        Box::pin(async move {
+            let queued = queue(txn, change.workspace_id, &change.events, time::now()).await?;
+            Ok((queued > 0).then(|| self.wake.clone()))
+        })
+    }
 }
 
 /// Queues the deliveries of a change's events; returns how many were queued.
 pub async fn queue<C: ConnectionTrait>(
     txn: &C,
     workspace_id: Uuid,
-    events: &[Queued],
+    events: &[ChangeEvent],
     now: OffsetDateTime,
 ) -> Result<usize, DbErr> {
     if events.is_empty() {
@@ -67,13 +92,13 @@ pub async fn queue<C: ConnectionTrait>(
 fn new_delivery(
     workspace_id: Uuid,
     endpoint_id: Uuid,
-    event: &Queued,
+    event: &ChangeEvent,
     now: OffsetDateTime,
 ) -> delivery::ActiveModel {
     pending(
         workspace_id,
         endpoint_id,
-        Some(event.event_id),
+        Some(event.id),
         event.event_type.as_str(),
         event.sequence,
         None,

@@ -2,7 +2,7 @@
 //! them, signed per Standard Webhooks, retried by policy and recorded attempt by attempt.
 //!
 //! Data flow: a change commits its events and, in the same transaction, one delivery per
-//! subscribed endpoint ([`fanout`]). The [`worker`] claims endpoints with due deliveries under
+//! subscribed endpoint ([`fanout`], an in-transaction event consumer). The [`worker`] claims endpoints with due deliveries under
 //! an expiring lease (so several instances share the work and a crashed one's endpoints are
 //! taken over), sends each endpoint's deliveries in event order ([`signing`],
 //! `platform::http_client`), and records every attempt. [`endpoints`] and [`deliveries`] are
@@ -30,6 +30,11 @@ use entity::RetryPolicy;
 
 /// Purpose string the endpoint secrets are sealed under.
 pub const SECRET_PURPOSE: &str = "webhook_endpoint.secret";
+
+/// Raised after a commit that queued deliveries: wakes the delivery workers.
+pub fn deliveries_queued(db: &crate::platform::db::Db) -> crate::platform::signal::Signal {
+    db.signals().get("timebridge_webhook_deliveries")
+}
 
 /// A webhook endpoint as the API shows it. The secret is never shown here: only once, when it
 /// is created or rotated.

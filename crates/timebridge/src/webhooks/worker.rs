@@ -6,7 +6,7 @@
 //!   so several instances share the endpoints, an endpoint has one sender at a time (its order
 //!   holds), and a crashed instance's endpoints are taken over when its leases expire.
 //! * **Waking**: a commit that queued deliveries wakes this process at once
-//!   (`Db::deliveries_queued`) and, on PostgreSQL, every instance (`NOTIFY`); otherwise the
+//!   ([`super::deliveries_queued`]) and, on PostgreSQL, every instance (`NOTIFY`); otherwise the
 //!   worker polls every second for retries that came due.
 //! * **At least once**: a delivery is marked done only after its receiver answered, so a crash
 //!   between the two sends it again, with the same `webhook-id`.
@@ -73,8 +73,7 @@ impl Shared {
     }
 }
 
-/// Starts the worker (unless `WEBHOOK_WORKERS=0`), and on PostgreSQL the listener that wakes it
-/// when another instance queues deliveries. Returns the tasks and the lease owner name.
+/// Starts the worker (unless `WEBHOOK_WORKERS=0`). Returns the tasks and the lease owner name.
 pub fn spawn(app: AppState) -> (Vec<JoinHandle<()>>, Option<String>) {
     let workers = app.config.webhooks.workers as usize;
     if workers == 0 {
@@ -87,10 +86,7 @@ pub fn spawn(app: AppState) -> (Vec<JoinHandle<()>>, Option<String>) {
         policy,
         app,
     });
-    let mut tasks = vec![tokio::spawn(dispatch(shared.clone(), workers))];
-    if !shared.db().is_sqlite() {
-        tasks.push(tokio::spawn(listen(shared.app.db.clone())));
-    }
+    let tasks = vec![tokio::spawn(dispatch(shared.clone(), workers))];
     (tasks, Some(shared.owner.clone()))
 }
 
@@ -100,7 +96,7 @@ const USER_AGENT: &str = concat!("Timebridge-Webhooks/", env!("CARGO_PKG_VERSION
 async fn dispatch(shared: Arc<Shared>, workers: usize) {
     let slots = Arc::new(Semaphore::new(workers));
     let finished = Arc::new(tokio::sync::Notify::new());
-    let wake = shared.db().deliveries_queued().clone();
+    let wake = super::deliveries_queued(shared.db());
     loop {
         let free = slots.available_permits();
         if free > 0 {
@@ -123,36 +119,9 @@ async fn dispatch(shared: Arc<Shared>, workers: usize) {
             }
         }
         tokio::select! {
-            _ = wake.notified() => {}
+            _ = wake.raised() => {}
             _ = finished.notified() => {}
             _ = tokio::time::sleep(POLL) => {}
-        }
-    }
-}
-
-/// Wakes this process's worker when another instance queues deliveries (PostgreSQL).
-async fn listen(db: Db) {
-    use sea_orm::sqlx::postgres::PgListener;
-    loop {
-        let pool = db.conn().get_postgres_connection_pool();
-        let mut listener = match PgListener::connect_with(pool).await {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::warn!(error = %e, "webhook worker: cannot LISTEN; polling only");
-                tokio::time::sleep(Duration::from_secs(5)).await;
-                continue;
-            }
-        };
-        if let Err(e) = listener
-            .listen(crate::platform::changes::DELIVERIES_CHANNEL)
-            .await
-        {
-            tracing::warn!(error = %e, "webhook worker: cannot LISTEN; polling only");
-            tokio::time::sleep(Duration::from_secs(5)).await;
-            continue;
-        }
-        while listener.recv().await.is_ok() {
-            db.deliveries_queued().notify_one();
         }
     }
 }
@@ -628,7 +597,7 @@ async fn give_back(
             .exec(shared.db().conn())
             .await?;
         drop(turn);
-        shared.db().deliveries_queued().notify_one();
+        super::deliveries_queued(shared.db()).raise_locally();
     }
     Ok(())
 }

@@ -208,6 +208,38 @@ both! {
         assert_eq!(tasks(&s.app, &s.admin).await.len(), 2);
     }
 
+    async fn a_timer_the_connector_starts_is_announced_in_slack(backend) {
+        let github = StandIn::github(TOKEN, vec![]).await;
+        let slack = StandIn::slack("xoxb-announce").await;
+        let app = TestApp::private(
+            backend,
+            &[("GITHUB_API_URL", &github.base), ("SLACK_API_URL", &slack.base), ("TIMEBRIDGE_JOBS", "false")],
+        )
+        .await;
+        let admin = admin_token(&app).await;
+        let (_, project) = send(app.post(&admin, "/api/v1/projects").json(&json!({"name": "Website"}))).await;
+        let (status, body) = send(app.put(&admin, "/api/integrations/github/config").json(&json!({
+            "repo": REPO, "webhook_secret": SECRET, "project_id": project["project"]["id"],
+            "auto_start_timer": true, "github_username": "octocat",
+        }))).await;
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = send(app.put(&admin, "/api/integrations/slack/config").json(&json!({
+            "bot_token": "xoxb-announce", "signing_secret": "s", "slack_user_id": "U1", "channel": "C42",
+        }))).await;
+        assert_eq!(status, 200, "{body}");
+
+        let mut payload = issues_event("assigned", 7, &[]);
+        payload["assignee"] = json!({"login": "octocat", "id": 1});
+        let (status, body) = deliver(&app, "issues", "announce-1", &payload).await;
+        assert_eq!((status, body["timer"]["started"].as_bool()), (200, Some(true)), "{body}");
+        let posted = eventually(|| {
+            let messages = slack.messages();
+            async move { messages.into_iter().find(|m| m["channel"] == "C42") }
+        })
+        .await;
+        assert!(posted["text"].as_str().unwrap().contains("started a timer on *Website*"), "{posted}");
+    }
+
     async fn sync_pulls_every_page_of_open_issues_and_upserts(backend) {
         let mut issues: Vec<Value> = (1..=60).map(|n| issue(n, &format!("Issue {n}"), if n % 2 == 0 { &["backend"] } else { &[] })).collect();
         let mut pr = issue(61, "A pull request", &[]);

@@ -5,7 +5,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{events::ephemeral, notify};
+use super::events::ephemeral;
 use crate::{
     app::AppState,
     connectors::{
@@ -107,10 +107,7 @@ async fn start(
     })
     .await?;
     Ok(match outcome {
-        Ok(entry) => {
-            notify::timer_changed(app, acting.user_id, acting.workspace_id, &entry, true);
-            ephemeral(format!("⏱️ Timer started on *{}*.", project.name))
-        }
+        Ok(_) => ephemeral(format!("⏱️ Timer started on *{}*.", project.name)),
         Err(reply) => reply,
     })
 }
@@ -132,7 +129,6 @@ async fn stop(app: &AppState, acting: &Acting, received: &Received<'_>) -> Resul
     .await?;
     Ok(match outcome {
         Ok(entry) => {
-            notify::timer_changed(app, acting.user_id, acting.workspace_id, &entry, false);
             let seconds = entry.duration_seconds.unwrap_or_default();
             ephemeral(format!("✅ Timer stopped: {}.", duration(seconds)))
         }

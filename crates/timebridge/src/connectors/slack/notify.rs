@@ -1,48 +1,103 @@
-//! Messages Slack receives without being asked: timer started/stopped (fire-and-forget) and
-//! the daily summary (run by the `slack_daily_summary` job).
+//! Messages Slack receives without being asked: timer started/stopped (an after-commit event
+//! consumer) and the daily summary (run by the `slack_daily_summary` job).
+
+use std::sync::Arc;
 
 use ::time::OffsetDateTime;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde::Deserialize;
 use serde_json::{Value, json};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::{call, commands};
 use crate::{
-    app::AppState,
+    app::{AppState, WeakApp},
     connectors::{
         Provider,
         entity::integration,
         store::{self, Integration, parse_hhmm},
     },
     directory::entity::user,
-    platform::error::ApiError,
-    tracking::{projects::entity as project, time_entries::TimeEntryView},
+    platform::{
+        consumers::{AfterCommit, BoxFuture, ChangeEvents},
+        error::ApiError,
+        outbox::EventType,
+    },
+    tracking::projects::entity as project,
 };
 
-/// Posts "timer started/stopped" to the member's channel, in the background: the caller never
-/// waits for Slack, and a failure is only logged (at debug: a Slack outage is not ours).
-pub fn timer_changed(
-    app: &AppState,
-    user_id: Uuid,
-    workspace_id: Uuid,
-    entry: &TimeEntryView,
-    started: bool,
-) {
-    let (app, entry) = (app.clone(), entry.clone());
-    tokio::spawn(async move {
-        if let Err(e) = post_timer_change(&app, user_id, workspace_id, &entry, started).await {
-            tracing::debug!(error = %e, "Slack timer notification not sent");
+/// Slack's timer notifications, as an after-commit event consumer: every `timer.started` and
+/// `timer.stopped` (through the API, `/tt`, the GitHub connector, …) is posted to the member's
+/// channel. The change never waits for Slack, and a failure is only logged (at debug: a Slack
+/// outage is not ours).
+pub struct TimerNotices {
+    app: WeakApp,
+}
+
+impl TimerNotices {
+    pub fn new(app: &AppState) -> Self {
+        Self {
+            app: app.downgrade(),
         }
-    });
+    }
+}
+
+/// What a timer notice needs of the `timer.*` event's time entry.
+#[derive(Deserialize)]
+struct TimerEntry {
+    user_id: Uuid,
+    project_id: Option<Uuid>,
+    duration_seconds: Option<i64>,
+}
+
+impl AfterCommit for TimerNotices {
+    fn wants(&self, event_type: EventType) -> bool {
+        matches!(
+            event_type,
+            EventType::TimerStarted | EventType::TimerStopped
+        )
+    }
+
+    fn consume(&self, change: Arc<ChangeEvents>) -> BoxFuture<'static, ()> {
+        let app = self.app.clone();
+        Box::pin(async move {
+            // The application is shutting down.
+            let Some(app) = app.upgrade() else {
+                return;
+            };
+            for event in &change.events {
+                let started = event.event_type == EventType::TimerStarted;
+                let entry: TimerEntry = match serde_json::from_str(&event.data) {
+                    Ok(entry) => entry,
+                    Err(e) => {
+                        tracing::warn!(event = %event.id, error = %e, "timer event without a time entry");
+                        continue;
+                    }
+                };
+                let span = tracing::debug_span!(
+                    "slack.timer_notice",
+                    workspace = %change.workspace_id,
+                    event = %event.id,
+                );
+                let posted = post_timer_change(&app, change.workspace_id, &entry, started)
+                    .instrument(span)
+                    .await;
+                if let Err(e) = posted {
+                    tracing::debug!(workspace = %change.workspace_id, error = %e, "Slack timer notification not sent");
+                }
+            }
+        })
+    }
 }
 
 async fn post_timer_change(
     app: &AppState,
-    user_id: Uuid,
     workspace_id: Uuid,
-    entry: &TimeEntryView,
+    entry: &TimerEntry,
     started: bool,
 ) -> Result<(), String> {
+    let user_id = entry.user_id;
     let record = integration::Entity::find()
         .filter(integration::Column::WorkspaceId.eq(workspace_id))
         .filter(integration::Column::UserId.eq(user_id))

@@ -241,14 +241,6 @@ async fn start_timer(
         body.notes,
     )
     .await?;
-    // Fire-and-forget: the answer never waits for Slack.
-    crate::connectors::slack::notify::timer_changed(
-        &app,
-        caller.user_id,
-        caller.workspace_id,
-        &timer,
-        true,
-    );
     Ok((
         StatusCode::CREATED,
         Json(TimerStarted {
@@ -276,13 +268,6 @@ async fn stop_timer(
 ) -> Result<Json<TimeEntryChanged>, ApiError> {
     let body: StopTimer = crate::platform::extract::optional_json(&body)?;
     let time_entry = stop(&app.db, &caller.acting(), body.stop_time).await?;
-    crate::connectors::slack::notify::timer_changed(
-        &app,
-        caller.user_id,
-        caller.workspace_id,
-        &time_entry,
-        false,
-    );
     Ok(Json(TimeEntryChanged {
         message: "Timer stopped successfully".into(),
         time_entry,
