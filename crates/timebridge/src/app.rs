@@ -24,10 +24,15 @@ use crate::{
     platform::{
         self,
         auth::{Authority, Guard, guard},
+        consumers::{AfterCommit, InTransaction},
         crypto::{SecretKey, load_secret_key},
         db::{self, Db},
         error::ApiError,
         extract::BodyLimit,
+        jobs::{
+            JobKind, JobRegistry,
+            runner::{self, RunnerSettings},
+        },
         openapi::{self, AccessTable, ApiDoc},
         ratelimit::{RateLimiter, RedisLimiter},
         read_cache::ReadCache,
@@ -52,6 +57,8 @@ pub struct Inner {
     pub integrations: connectors::store::ActiveIntegrations,
     /// Applies verified GitHub deliveries, many per transaction.
     pub github: connectors::github::batch::Batcher,
+    /// The job kinds every capability registered.
+    pub jobs: Arc<JobRegistry<AppState>>,
 }
 
 impl AppState {
@@ -89,6 +96,52 @@ pub struct App {
     usage_writer: JoinHandle<()>,
     /// The webhook worker's lease owner in this process, when it runs.
     worker_owner: Option<String>,
+}
+
+type MakeInTransaction = Box<dyn Fn(&Db) -> Arc<dyn InTransaction>>;
+type MakeAfterCommit = Box<dyn Fn(&AppState) -> Arc<dyn AfterCommit>>;
+
+/// What the capabilities plug into the platform at start-up: event consumers and job kinds.
+/// Each capability has one `register(&mut Capabilities)` function; [`capabilities`] calls them.
+#[derive(Default)]
+pub struct Capabilities {
+    in_transaction: Vec<MakeInTransaction>,
+    after_commit: Vec<MakeAfterCommit>,
+    jobs: JobRegistry<AppState>,
+}
+
+impl Capabilities {
+    /// An event consumer that writes in each change's transaction (made per database).
+    pub fn in_transaction(&mut self, make: impl Fn(&Db) -> Arc<dyn InTransaction> + 'static) {
+        self.in_transaction.push(Box::new(make));
+    }
+
+    /// An event consumer that reacts after each commit (made once the application exists).
+    pub fn after_commit(&mut self, make: impl Fn(&AppState) -> Arc<dyn AfterCommit> + 'static) {
+        self.after_commit.push(Box::new(make));
+    }
+
+    /// A kind of background job.
+    pub fn job(&mut self, kind: JobKind<AppState>) {
+        self.jobs.register(kind);
+    }
+
+    /// Hands the in-transaction consumers to `db` (every process that writes does this).
+    pub fn attach_writers(&self, db: &Db) {
+        for make in &self.in_transaction {
+            db.consumers().add_in_transaction(make(db));
+        }
+    }
+}
+
+/// Every capability that plugs into the platform: the one list to extend when adding one.
+pub fn capabilities() -> Capabilities {
+    let mut c = Capabilities::default();
+    webhooks::register(&mut c);
+    connectors::register(&mut c);
+    connectors::github::register(&mut c);
+    connectors::slack::register(&mut c);
+    c
 }
 
 /// Every API route with its OpenAPI description, before the guard is attached.
@@ -138,6 +191,14 @@ impl App {
             config.usage_log_retention_days,
         );
         let batch_db = db.clone();
+        let Capabilities {
+            in_transaction,
+            after_commit,
+            jobs,
+        } = capabilities();
+        for make in &in_transaction {
+            db.consumers().add_in_transaction(make(&db));
+        }
         let state = AppState(Arc::new(Inner {
             tokens: Arc::new(TokenAuthority::new(
                 db.conn().clone(),
@@ -152,11 +213,11 @@ impl App {
             config,
             integrations: Default::default(),
             github: connectors::github::batch::Batcher::start(batch_db),
+            jobs: Arc::new(jobs),
         }));
-        register_writers(&state.db);
-        state.db.consumers().add_after_commit(Arc::new(
-            connectors::slack::notify::TimerNotices::new(&state),
-        ));
+        for make in &after_commit {
+            state.db.consumers().add_after_commit(make(&state));
+        }
         let mut background = vec![
             spawn_housekeeping(state.clone()),
             spawn_version_refresh(state.clone()),
@@ -164,7 +225,17 @@ impl App {
         let (worker_tasks, worker_owner) = webhooks::worker::spawn(state.clone());
         background.extend(worker_tasks);
         if state.config.jobs_enabled {
-            background.push(jobs::spawn(state.clone()));
+            let settings = RunnerSettings {
+                workers: state.config.job_workers as usize,
+                queues: state.config.job_queues.clone(),
+            };
+            let (runner, _) = runner::spawn(
+                state.db.clone(),
+                state.jobs.clone(),
+                state.clone(),
+                settings,
+            );
+            background.push(runner);
         }
         // Last: it listens on every signal the workers above asked for.
         background.extend(platform::signal::spawn_listener(state.db.clone()));
@@ -223,13 +294,6 @@ impl App {
         let _ = tokio::time::timeout(Duration::from_secs(10), usage_writer).await;
         Ok(())
     }
-}
-
-/// The event consumers that write in a change's own transaction. Every process that writes
-/// registers them (the server, the CLI), so no change misses what they write.
-pub fn register_writers(db: &Db) {
-    db.consumers()
-        .add_in_transaction(Arc::new(webhooks::fanout::WebhookFanout::new(db)));
 }
 
 fn spawn_housekeeping(state: AppState) -> JoinHandle<()> {

@@ -1,4 +1,4 @@
-//! The command line: `serve`, `migrate`, `user create`, `token create`.
+//! The command line: `serve`, `migrate`, `user create`, `token create`, `jobs list|run|retry`.
 
 use std::{io::Read, net::SocketAddr};
 
@@ -43,6 +43,29 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// The background job queue.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum JobsCommand {
+    /// List every job kind with its latest run (the instance's own and every workspace's).
+    List,
+    /// Run a job now and print it, finished, as JSON. Instance jobs (retention) run as they
+    /// are; a workspace job needs --workspace.
+    Run {
+        /// The job kind, e.g. webhook_retention.
+        kind: String,
+        /// The workspace's name, for a workspace job.
+        #[arg(long)]
+        workspace: Option<String>,
+    },
+    /// Put a failed job back in the queue for one more attempt.
+    Retry {
+        /// The job's id.
+        id: uuid::Uuid,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -116,6 +139,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::User(UserCommand::Create(args)) => create_user(config, args).await,
         Command::Token(TokenCommand::Create(args)) => create_token(config, args).await,
+        Command::Jobs(command) => jobs_command(config, command).await,
     }
 }
 
@@ -158,8 +182,89 @@ async fn open_migrated(config: &Config) -> anyhow::Result<Db> {
     let db = db::connect(config)
         .await
         .context("cannot open DATABASE_URL")?;
-    crate::app::register_writers(&db);
+    crate::app::capabilities().attach_writers(&db);
     Ok(db)
+}
+
+async fn jobs_command(mut config: Config, command: JobsCommand) -> anyhow::Result<()> {
+    use crate::platform::jobs::{self, JobScope, runner::Runner};
+    // The application, for the job handlers; nothing runs in its background.
+    config.jobs_enabled = false;
+    config.webhooks.workers = 0;
+    let app = App::build(config).await?;
+    let state = app.state.clone();
+    match command {
+        JobsCommand::List => {
+            for kind in state.jobs.iter() {
+                let scope = match kind.scope {
+                    JobScope::Instance => "instance",
+                    JobScope::Workspace => "workspace",
+                };
+                let every = kind
+                    .every
+                    .map(|d| format!("every {} s", d.as_secs()))
+                    .unwrap_or_else(|| "on demand".into());
+                println!("{}\t{scope}\t{every}\t{}", kind.name, kind.description);
+            }
+            let filter = jobs::JobFilter::default();
+            let (latest, _) = jobs::list(&state.db, &filter, 0, 20).await?;
+            for run in latest {
+                println!(
+                    "{}\t{}\t{:?}\t{}\t{}/{}\t{}",
+                    run.id,
+                    run.kind,
+                    run.workspace_id,
+                    serde_json::to_string(&run.status)?,
+                    run.attempts,
+                    run.max_attempts,
+                    run.last_error.unwrap_or_default()
+                );
+            }
+        }
+        JobsCommand::Run { kind, workspace } => {
+            let found = state
+                .jobs
+                .get(&kind)
+                .with_context(|| format!("no job kind '{kind}' (see `timebridge jobs list`)"))?;
+            let workspace_id = match (found.scope, workspace) {
+                (JobScope::Instance, None) => None,
+                (JobScope::Instance, Some(_)) => {
+                    bail!("{kind} is the instance's job: no --workspace")
+                }
+                (JobScope::Workspace, None) => {
+                    bail!("{kind} runs for a workspace: name it with --workspace")
+                }
+                (JobScope::Workspace, Some(name)) => Some(
+                    directory::service::workspace_by_name(&state.db, &name)
+                        .await?
+                        .with_context(|| format!("no workspace named {name:?}"))?,
+                ),
+            };
+            let runner = Runner {
+                db: state.db.clone(),
+                registry: state.jobs.clone(),
+                state: state.clone(),
+                owner: format!("cli-{}", uuid::Uuid::now_v7().simple()),
+                queues: None,
+            };
+            let run = runner
+                .run_now(found, workspace_id, &serde_json::json!({}))
+                .await?;
+            let view = crate::jobs::routes::RunView::from(run);
+            println!("{}", serde_json::to_string_pretty(&view)?);
+            if view.status != jobs::JobStatus::Succeeded {
+                bail!("the job failed: {}", view.last_error.unwrap_or_default());
+            }
+        }
+        JobsCommand::Retry { id } => {
+            let run = jobs::retry(&state.db, None, id).await?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&crate::jobs::routes::RunView::from(run))?
+            );
+        }
+    }
+    Ok(())
 }
 
 async fn create_user(config: Config, args: UserCreate) -> anyhow::Result<()> {

@@ -169,7 +169,17 @@ pub const SETTINGS: &[Setting] = &[
     s(
         "TIMEBRIDGE_JOBS",
         "true",
-        "Whether this instance runs scheduled jobs (Slack daily summary, GitHub sync, retention). Each occurrence runs once across the instances that do.",
+        "Whether this instance runs background jobs (the job queue: Slack daily summary, GitHub sync, retention, …). Each job runs once across the instances that do.",
+    ),
+    s(
+        "TIMEBRIDGE_JOB_WORKERS",
+        "4",
+        "Jobs this instance runs at once.",
+    ),
+    s(
+        "TIMEBRIDGE_JOB_QUEUES",
+        "",
+        "Comma-separated job queues this instance runs (empty: all of them).",
     ),
     s(
         "TIMEBRIDGE_ENV",
@@ -347,8 +357,12 @@ pub struct Config {
     pub token_cache_ttl: Duration,
     /// Bytes of serialized responses the read cache may hold; 0 disables it.
     pub read_cache_bytes: u64,
-    /// This instance runs scheduled jobs.
+    /// This instance runs background jobs.
     pub jobs_enabled: bool,
+    /// Jobs run at once by this instance.
+    pub job_workers: u32,
+    /// The job queues this instance serves (`None`: all).
+    pub job_queues: Option<Vec<String>>,
     pub trust_forwarded_for: bool,
     pub max_body_bytes: usize,
     pub log_filter: String,
@@ -510,6 +524,16 @@ impl Config {
             )),
             read_cache_bytes: u64::from(r.count("TIMEBRIDGE_READ_CACHE_MB")?) * 1024 * 1024,
             jobs_enabled: r.boolean("TIMEBRIDGE_JOBS")?,
+            job_workers: r.positive("TIMEBRIDGE_JOB_WORKERS")?,
+            job_queues: {
+                let queues: Vec<String> = r
+                    .raw("TIMEBRIDGE_JOB_QUEUES")
+                    .split(',')
+                    .map(|q| q.trim().to_owned())
+                    .filter(|q| !q.is_empty())
+                    .collect();
+                (!queues.is_empty()).then_some(queues)
+            },
             trust_forwarded_for: r.boolean("TIMEBRIDGE_TRUST_FORWARDED_FOR")?,
             max_body_bytes: max_body_kb as usize * 1024,
             log_filter: r.raw("RUST_LOG"),

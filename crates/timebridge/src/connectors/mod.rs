@@ -29,6 +29,43 @@ use crate::{
 };
 use store::Integration;
 
+/// Plugs in what all connectors share: an hourly instance job that purges received webhooks
+/// (the de-duplication ledger) past `INBOUND_WEBHOOK_RETENTION_DAYS`. Each provider registers
+/// itself (`github::register`, `slack::register`).
+pub fn register(c: &mut crate::app::Capabilities) {
+    c.job(
+        crate::platform::jobs::JobKind::new(
+            "inbound_webhook_retention",
+            "Hourly: purges received connector webhooks past INBOUND_WEBHOOK_RETENTION_DAYS.",
+            |app: AppState, _job| async move {
+                let purged = ledger::purge(&app.db, app.config.connectors.inbound_retention_days)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(json!({"inbound_webhooks_purged": purged}))
+            },
+        )
+        .instance()
+        .periodic(std::time::Duration::from_secs(3600)),
+    );
+}
+
+/// The workspaces with an active integration of `provider`: whom its periodic jobs run for.
+pub async fn workspaces_with(
+    app: &AppState,
+    provider: Provider,
+) -> Result<Vec<uuid::Uuid>, sea_orm::DbErr> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+    entity::integration::Entity::find()
+        .select_only()
+        .column(entity::integration::Column::WorkspaceId)
+        .distinct()
+        .filter(entity::integration::Column::Provider.eq(provider.as_str()))
+        .filter(entity::integration::Column::Active.eq(true))
+        .into_tuple()
+        .all(app.db.conn())
+        .await
+}
+
 /// What every connector answers when it cannot act.
 pub const NOT_CONFIGURED: &str = "Integration not configured";
 

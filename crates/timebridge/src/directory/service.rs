@@ -195,6 +195,17 @@ pub async fn create_user(db: &Db, new: NewUser) -> Result<Member, DirectoryError
 }
 
 /// The user with this email, if any.
+/// The id of the workspace with this name, if any.
+pub async fn workspace_by_name(db: &Db, name: &str) -> Result<Option<Uuid>, DbErr> {
+    workspace::Entity::find()
+        .filter(workspace::Column::Name.eq(name))
+        .select_only()
+        .column(workspace::Column::Id)
+        .into_tuple()
+        .one(db.conn())
+        .await
+}
+
 pub async fn find_user_by_email(
     db: &DatabaseConnection,
     email: &str,

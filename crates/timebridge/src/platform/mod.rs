@@ -10,6 +10,8 @@ pub mod db;
 pub mod error;
 pub mod extract;
 pub mod http_client;
+pub mod jobs;
+pub mod lease;
 pub mod money;
 pub mod openapi;
 pub mod outbox;

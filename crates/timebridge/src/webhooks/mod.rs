@@ -31,6 +31,30 @@ use entity::RetryPolicy;
 /// Purpose string the endpoint secrets are sealed under.
 pub const SECRET_PURPOSE: &str = "webhook_endpoint.secret";
 
+/// Plugs webhooks in: the fan-out writes deliveries in each change's transaction, and an
+/// hourly instance job purges old deliveries.
+pub fn register(c: &mut crate::app::Capabilities) {
+    use std::{sync::Arc, time::Duration};
+
+    use crate::platform::jobs::JobKind;
+
+    c.in_transaction(|db| Arc::new(fanout::WebhookFanout::new(db)));
+    c.job(
+        JobKind::new(
+            "webhook_retention",
+            "Hourly: purges webhook deliveries and their attempts past WEBHOOK_LOG_RETENTION_DAYS.",
+            |app: crate::app::AppState, _job| async move {
+                let purged = retention::purge(&app.db, app.config.webhooks.log_retention_days)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(serde_json::json!({"webhook_deliveries_purged": purged}))
+            },
+        )
+        .instance()
+        .periodic(Duration::from_secs(3600)),
+    );
+}
+
 /// Raised after a commit that queued deliveries: wakes the delivery workers.
 pub fn deliveries_queued(db: &crate::platform::db::Db) -> crate::platform::signal::Signal {
     db.signals().get("timebridge_webhook_deliveries")

@@ -1,8 +1,8 @@
 //! The delivery worker: claims endpoints whose head delivery is due, sends each endpoint's
 //! deliveries one at a time in event order, and records every attempt.
 //!
-//! * **Claims** are leases on the endpoint row (`lease_owner`, `lease_expires_at`), taken by
-//!   one `UPDATE … RETURNING` (with `FOR UPDATE SKIP LOCKED` on PostgreSQL), oldest due first,
+//! * **Claims** are leases on the endpoint row (`lease_owner`, `lease_expires_at`), taken with
+//!   the platform's lease helper ([`crate::platform::lease`]), oldest due first,
 //!   so several instances share the endpoints, an endpoint has one sender at a time (its order
 //!   holds), and a crashed instance's endpoints are taken over when its leases expire.
 //! * **Waking**: a commit that queued deliveries wakes this process at once
@@ -21,8 +21,8 @@ use std::{
 use ::time::OffsetDateTime;
 use rand::Rng;
 use sea_orm::{
-    ColumnTrait, DbErr, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Expr, ExprTrait, LockBehavior, LockType, Query},
+    ColumnTrait, Condition, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::Expr,
 };
 use tokio::{sync::Semaphore, task::JoinHandle};
 use uuid::Uuid;
@@ -39,6 +39,7 @@ use crate::{
     platform::{
         db::Db,
         http_client::{self, TargetPolicy},
+        lease::{self, Claim, Leased},
         outbox::{EventView, event},
         time,
     },
@@ -126,50 +127,29 @@ async fn dispatch(shared: Arc<Shared>, workers: usize) {
     }
 }
 
+impl Leased for endpoint::Entity {
+    const ID: endpoint::Column = endpoint::Column::Id;
+    const OWNER: endpoint::Column = endpoint::Column::LeaseOwner;
+    const EXPIRES: endpoint::Column = endpoint::Column::LeaseExpiresAt;
+}
+
 /// Leases up to `n` endpoints whose head delivery is due, oldest due first.
 async fn claim(shared: &Shared, n: u64) -> Result<Vec<endpoint::Model>, DbErr> {
-    let now = time::now();
-    let mut due = Query::select();
-    due.column(endpoint::Column::Id)
-        .from(endpoint::Entity)
-        .and_where(Expr::col(endpoint::Column::Active).eq(true))
-        .and_where(Expr::col(endpoint::Column::NextDueAt).lte(now))
-        .and_where(
-            Expr::col(endpoint::Column::LeaseOwner)
-                .is_null()
-                .or(Expr::col(endpoint::Column::LeaseExpiresAt).lt(now)),
-        )
-        .order_by(endpoint::Column::NextDueAt, Order::Asc)
-        .limit(n);
-    // A plain read first: when nothing is due (the common case for a wake-up while every due
-    // endpoint is already being served), no write lock is taken.
-    let any: Option<Uuid> = endpoint::Entity::find()
-        .select_only()
-        .column(endpoint::Column::Id)
-        .filter(Expr::col(endpoint::Column::Id).in_subquery(due.clone()))
-        .limit(1)
-        .into_tuple()
-        .one(shared.db().conn())
-        .await?;
-    if any.is_none() {
-        return Ok(Vec::new());
-    }
-    if !shared.db().is_sqlite() {
-        due.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
-    }
-    let _turn = shared.db().write_turn().await;
-    endpoint::Entity::update_many()
-        .col_expr(
-            endpoint::Column::LeaseOwner,
-            Expr::val(shared.owner.clone()),
-        )
-        .col_expr(
-            endpoint::Column::LeaseExpiresAt,
-            Expr::val(now + shared.config().lease),
-        )
-        .filter(Expr::col(endpoint::Column::Id).in_subquery(due))
-        .exec_with_returning(shared.db().conn())
-        .await
+    let due = Condition::all()
+        .add(endpoint::Column::Active.eq(true))
+        .add(endpoint::Column::NextDueAt.lte(time::now()));
+    lease::claim(
+        shared.db(),
+        Claim::<endpoint::Entity> {
+            due,
+            order_by: endpoint::Column::NextDueAt,
+            limit: n,
+            owner: &shared.owner,
+            lease: shared.config().lease,
+            also: Vec::new(),
+        },
+    )
+    .await
 }
 
 /// Where an endpoint's queue stands when its sender lets it go.
@@ -546,17 +526,14 @@ fn describe(e: &reqwest::Error) -> String {
 
 /// Extends this instance's lease on the endpoint.
 async fn renew(shared: &Shared, endpoint_id: Uuid) -> Result<(), DbErr> {
-    let _turn = shared.db().write_turn().await;
-    let updated = endpoint::Entity::update_many()
-        .col_expr(
-            endpoint::Column::LeaseExpiresAt,
-            Expr::val(time::now() + shared.config().lease),
-        )
-        .filter(endpoint::Column::Id.eq(endpoint_id))
-        .filter(endpoint::Column::LeaseOwner.eq(shared.owner.as_str()))
-        .exec(shared.db().conn())
-        .await?;
-    if updated.rows_affected == 0 {
+    let held = lease::renew::<endpoint::Entity>(
+        shared.db(),
+        endpoint_id,
+        &shared.owner,
+        shared.config().lease,
+    )
+    .await?;
+    if !held {
         return Err(DbErr::Custom("the lease was taken over".into()));
     }
     Ok(())
@@ -576,14 +553,14 @@ async fn give_back(
         Release::Now => Some(now),
     };
     let mine = || {
-        endpoint::Entity::update_many()
-            .col_expr(endpoint::Column::LeaseOwner, Expr::val(None::<String>))
-            .col_expr(
-                endpoint::Column::LeaseExpiresAt,
-                Expr::val(None::<OffsetDateTime>),
-            )
-            .filter(endpoint::Column::Id.eq(claimed.id))
-            .filter(endpoint::Column::LeaseOwner.eq(shared.owner.as_str()))
+        let mut update = endpoint::Entity::update_many();
+        for (column, value) in lease::release_columns::<endpoint::Entity>() {
+            update = update.col_expr(column, value);
+        }
+        update.filter(lease::held_by::<endpoint::Entity>(
+            claimed.id,
+            &shared.owner,
+        ))
     };
     let turn = shared.db().write_turn().await;
     let unchanged = mine()
@@ -605,15 +582,7 @@ async fn give_back(
 /// Releases every lease this process holds (at shutdown), so other instances need not wait
 /// for them to expire.
 pub async fn release_all(app: &AppState, owner: &str) -> Result<(), DbErr> {
-    let _turn = app.db.write_turn().await;
-    endpoint::Entity::update_many()
-        .col_expr(endpoint::Column::LeaseOwner, Expr::val(None::<String>))
-        .col_expr(
-            endpoint::Column::LeaseExpiresAt,
-            Expr::val(None::<OffsetDateTime>),
-        )
-        .filter(endpoint::Column::LeaseOwner.eq(owner))
-        .exec(app.db.conn())
+    lease::release_all::<endpoint::Entity>(&app.db, owner)
         .await
         .map(|_| ())
 }

@@ -10,6 +10,7 @@ mod clients;
 mod events;
 mod expenses;
 mod github;
+mod jobs;
 mod projects;
 mod ratelimit;
 mod read_cache;

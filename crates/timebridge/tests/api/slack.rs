@@ -13,6 +13,8 @@ const SLACK_USER: &str = "U2CERLKJA";
 struct Setup {
     app: TestApp,
     token: String,
+    /// The admin's workspace.
+    workspace: String,
     slack: StandIn,
 }
 
@@ -27,7 +29,11 @@ async fn setup(backend: Backend, slack_url: Option<&str>) -> Setup {
         &[("SLACK_API_URL", &url), ("TIMEBRIDGE_JOBS", "false")],
     )
     .await;
-    let token = admin_token(&app).await;
+    let admin = app
+        .member(true, timebridge::directory::Plan::Enterprise)
+        .await;
+    let token = app.token(&admin, &["admin:all"]).await;
+    let workspace = admin.workspace.name.clone();
     for name in ["Website redesign", "Mobile app", "Website hosting"] {
         let (status, _) = send(
             app.post(&token, "/api/v1/projects")
@@ -41,7 +47,12 @@ async fn setup(backend: Backend, slack_url: Option<&str>) -> Setup {
         "channel": "C0123456789",
     }))).await;
     assert_eq!(status, 200, "{body}");
-    Setup { app, token, slack }
+    Setup {
+        app,
+        token,
+        workspace,
+        slack,
+    }
 }
 
 fn now() -> i64 {
@@ -188,8 +199,9 @@ both! {
         let now = time::OffsetDateTime::now_utc();
         let hhmm = format!("{:02}:{:02}", now.hour(), now.minute());
         send(s.app.put(&s.token, "/api/integrations/slack/config").json(&json!({"daily_summary_time": hhmm}))).await;
-        // A second member whose token Slack refuses.
-        let other = admin_token(&s.app).await;
+        // A second member of the workspace, whose token Slack refuses.
+        let colleague = s.app.member_in(&s.workspace, true, None).await;
+        let other = s.app.token(&colleague, &["admin:all"]).await;
         let (status, body) = send(s.app.put(&other, "/api/integrations/slack/config").json(&json!({
             "bot_token": "xoxb-revoked", "signing_secret": "x", "slack_user_id": "U0OTHER", "channel": "C1", "daily_summary_time": hhmm,
         }))).await;
@@ -216,19 +228,40 @@ both! {
         let (url, _dir) = private_database(backend).await;
         let a = TestApp::on_database(&url, &[("TIMEBRIDGE_JOBS", "false")]).await;
         let b = TestApp::on_database(&url, &[("TIMEBRIDGE_JOBS", "false")]).await;
-        let (ra, rb) = tokio::join!(
-            timebridge::jobs::tick_once(&a.state, "instance-a"),
-            timebridge::jobs::tick_once(&b.state, "instance-b"),
-        );
-        ra.unwrap();
-        rb.unwrap();
+        // Two workspaces with Slack: each occurrence fans out into one job per workspace.
+        for app in [&a, &b] {
+            let token = admin_token(app).await;
+            let (status, body) = send(app.put(&token, "/api/integrations/slack/config").json(&json!({
+                "bot_token": BOT_TOKEN, "signing_secret": SIGNING_SECRET, "slack_user_id": SLACK_USER,
+            }))).await;
+            assert_eq!(status, 200, "{body}");
+        }
+        let runner = |app: &TestApp, owner: &str| timebridge::platform::jobs::runner::Runner {
+            db: app.db.clone(),
+            registry: app.state.jobs.clone(),
+            state: app.state.clone(),
+            owner: owner.into(),
+            queues: None,
+        };
+        let (ra, rb) = (runner(&a, "instance-a"), runner(&b, "instance-b"));
+        let (ta, tb) = tokio::join!(ra.tick(), rb.tick());
+        ta.unwrap();
+        tb.unwrap();
         use sea_orm::EntityTrait;
-        let runs = timebridge::jobs::run::Entity::find().all(a.db.conn()).await.unwrap();
-        for job in timebridge::jobs::Job::ALL {
-            let now = timebridge::platform::time::now();
-            let mine: Vec<_> = runs.iter().filter(|r| r.job == job.name() && r.occurrence_at == job.occurrence(now)).collect();
-            assert_eq!(mine.len(), 1, "{}: one row per occurrence", job.name());
-            assert_eq!(mine[0].attempts, 1, "{}: run once", job.name());
+        use timebridge::platform::jobs::{JobStatus, job};
+        let jobs = job::Entity::find().all(a.db.conn()).await.unwrap();
+        let now = timebridge::platform::time::now();
+        for kind in a.state.jobs.iter() {
+            let at = kind.occurrence(now).expect("every kind here is periodic");
+            let mine: Vec<_> = jobs.iter().filter(|j| j.kind == kind.name && j.occurrence_at == Some(at)).collect();
+            let occurrence: Vec<_> = mine.iter().filter(|j| j.workspace_id.is_none()).collect();
+            assert_eq!(occurrence.len(), 1, "{}: one row per occurrence", kind.name);
+            for j in &mine {
+                assert_eq!((j.attempts, j.status), (1, JobStatus::Succeeded), "{}: run once: {j:?}", kind.name);
+            }
+            let per_workspace = mine.len() - 1;
+            let expected = if kind.name == "slack_daily_summary" { 2 } else { 0 };
+            assert_eq!(per_workspace, expected, "{}: one job per workspace with the integration", kind.name);
         }
     }
 }

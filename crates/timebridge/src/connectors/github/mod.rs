@@ -10,9 +10,12 @@
 //!   upserts their tasks by `external_ref`.
 
 pub mod batch;
+mod jobs;
 pub mod signature;
 mod sync;
 mod webhook;
+
+pub use jobs::{register, sync_all};
 
 use serde_json::{Map, Value, json};
 
@@ -215,30 +218,6 @@ impl Connector for GithubConnector {
             Err(e) => Reply::error(format!("could not remove the integration: {e}")),
         }
     }
-}
-
-/// The `github_sync` job: syncs every active GitHub integration that has a token. One
-/// integration's failure is recorded on it and in the outcome, and never stops the others.
-pub async fn sync_all(app: &AppState) -> Value {
-    let integrations = match app
-        .integrations
-        .get(&app.db, &app.secret_key, Provider::Github)
-        .await
-    {
-        Ok(list) => list,
-        Err(e) => return json!({"error": e.to_string()}),
-    };
-    let (mut synced, mut failures) = (0, Vec::new());
-    for integration in integrations.iter().filter(|i| i.text("token").is_some()) {
-        let reply = sync::run(app, integration).await;
-        if reply.is_ok() {
-            synced += 1;
-        } else {
-            failures
-                .push(json!({"integration_id": integration.record.id, "error": reply.0["error"]}));
-        }
-    }
-    json!({"synced": synced, "failed": failures.len(), "failures": failures})
 }
 
 #[cfg(test)]

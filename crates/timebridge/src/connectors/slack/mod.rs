@@ -30,6 +30,34 @@ use crate::{
 /// The connector.
 pub struct SlackConnector;
 
+/// Plugs Slack in: timer notices after each commit that starts or stops a timer, and the
+/// `slack_daily_summary` job.
+pub fn register(c: &mut crate::app::Capabilities) {
+    use std::{sync::Arc, time::Duration};
+
+    c.after_commit(|app| Arc::new(notify::TimerNotices::new(app)));
+    let every = Duration::from_secs(30 * 60);
+    c.job(
+        crate::platform::jobs::JobKind::new(
+            "slack_daily_summary",
+            "Every 30 minutes: posts the daily summary of each Slack member of the workspace whose daily_summary_time falls in the last 30 minutes.",
+            move |app: AppState, job| async move {
+                let workspace_id = job
+                    .workspace_id
+                    .ok_or("slack_daily_summary runs for a workspace")?;
+                let now = crate::platform::time::now();
+                let (after, until) = job.window(every).unwrap_or((now - every, now));
+                notify::daily_summaries(&app, workspace_id, after, until)
+                    .await
+                    .map_err(|e| e.to_string())
+            },
+        )
+        .every(every, |app: AppState| async move {
+            super::workspaces_with(&app, Provider::Slack).await
+        }),
+    );
+}
+
 const FIELDS: &[Field] = &[
     Field {
         name: "bot_token",

@@ -150,15 +150,17 @@ async fn post_timer_change(
     }
 }
 
-/// Posts the daily summary of every member whose `daily_summary_time` falls in
+/// Posts the daily summary of every member of the workspace whose `daily_summary_time` falls in
 /// `(after, until]` (UTC). One member's failure never stops the others; answers how many were
 /// posted and the failures.
 pub async fn daily_summaries(
     app: &AppState,
+    workspace_id: Uuid,
     after: OffsetDateTime,
     until: OffsetDateTime,
 ) -> Result<Value, ApiError> {
     let records = integration::Entity::find()
+        .filter(integration::Column::WorkspaceId.eq(workspace_id))
         .filter(integration::Column::Provider.eq(Provider::Slack.as_str()))
         .filter(integration::Column::Active.eq(true))
         .all(app.db.conn())
