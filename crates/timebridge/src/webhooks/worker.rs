@@ -25,6 +25,7 @@ use sea_orm::{
     sea_query::Expr,
 };
 use tokio::{sync::Semaphore, task::JoinHandle};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::{
@@ -167,6 +168,17 @@ enum Release {
 
 /// Delivers what is due for one claimed endpoint, then gives the lease back.
 async fn serve_endpoint(shared: &Shared, endpoint: endpoint::Model) {
+    let span = tracing::info_span!(
+        "webhook.endpoint",
+        endpoint = %endpoint.id,
+        workspace = %endpoint.workspace_id,
+    );
+    serve_endpoint_in_span(shared, endpoint)
+        .instrument(span)
+        .await
+}
+
+async fn serve_endpoint_in_span(shared: &Shared, endpoint: endpoint::Model) {
     let release = match drain(shared, &endpoint).await {
         Ok(release) => release,
         Err(e) => {
@@ -228,7 +240,25 @@ async fn drain(shared: &Shared, endpoint: &endpoint::Model) -> Result<Release, D
                 stop = Some(Release::At(d.next_attempt_at));
                 break;
             }
-            let outcome = attempt(shared, endpoint, &secrets, policy, &d, &bodies).await;
+            let span = tracing::info_span!(
+                "webhook.attempt",
+                delivery = %d.id,
+                event = %d.event_type,
+                attempt = d.attempts + 1,
+            );
+            let outcome = attempt(shared, endpoint, &secrets, policy, &d, &bodies)
+                .instrument(span.clone())
+                .await;
+            if !outcome.succeeded {
+                span.in_scope(|| {
+                    tracing::info!(
+                        status_code = ?outcome.status_code,
+                        error = outcome.error.as_deref().unwrap_or_default(),
+                        next = ?outcome.status,
+                        "webhook delivery attempt failed"
+                    );
+                });
+            }
             let retry_at = outcome.retry_at();
             let gone = outcome.gone;
             outcomes.push(outcome);

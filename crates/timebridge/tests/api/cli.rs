@@ -42,6 +42,22 @@ pub fn stderr(o: &Output) -> String {
 }
 
 both! {
+    async fn instance_jobs_run_from_the_cli(backend) {
+        let (url, _dir) = private_database(backend).await;
+        let out = run(&url, &["jobs", "run", "webhook_retention"], None);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let job: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("the job as JSON");
+        assert_eq!(job["status"], "succeeded", "{job}");
+        assert_eq!(job["outcome"]["webhook_deliveries_purged"], 0, "{job}");
+        let out = run(&url, &["jobs", "run", "slack_daily_summary"], None);
+        assert!(!out.status.success());
+        assert!(stderr(&out).contains("--workspace"), "{}", stderr(&out));
+        let out = run(&url, &["jobs", "list"], None);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(stdout(&out).contains("inbound_webhook_retention\tinstance"), "{}", stdout(&out));
+        assert!(stdout(&out).contains("webhook_retention"), "the run is listed: {}", stdout(&out));
+    }
+
     async fn user_and_token_creation_print_what_scripts_need(backend) {
         let (url, _dir) = database(backend).await;
         let email = format!("cli-{}@example.com", uuid::Uuid::now_v7());
