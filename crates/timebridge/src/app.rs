@@ -154,6 +154,7 @@ impl App {
             github: connectors::github::batch::Batcher::start(batch_db),
         }));
         register_writers(&state.db);
+        register_constraints();
         state.db.consumers().add_after_commit(Arc::new(
             connectors::slack::notify::TimerNotices::new(&state),
         ));
@@ -230,6 +231,14 @@ impl App {
 pub fn register_writers(db: &Db) {
     db.consumers()
         .add_in_transaction(Arc::new(webhooks::fanout::WebhookFanout::new(db)));
+}
+
+/// Each capability's rules for the database constraints its writes may break: which become
+/// a 4xx (see `platform::constraints`). Every process that writes registers them; again is
+/// harmless.
+pub fn register_constraints() {
+    platform::constraints::register(tracking::CONSTRAINTS);
+    platform::constraints::register(directory::CONSTRAINTS);
 }
 
 fn spawn_housekeeping(state: AppState) -> JoinHandle<()> {

@@ -159,6 +159,7 @@ async fn open_migrated(config: &Config) -> anyhow::Result<Db> {
         .await
         .context("cannot open DATABASE_URL")?;
     crate::app::register_writers(&db);
+    crate::app::register_constraints();
     Ok(db)
 }
 
