@@ -24,6 +24,7 @@ use crate::{
     platform::{
         self,
         auth::{Authority, Guard, guard},
+        constraints::ConstraintRule,
         consumers::{AfterCommit, InTransaction},
         crypto::{SecretKey, load_secret_key},
         db::{self, Db},
@@ -107,6 +108,7 @@ type MakeAfterCommit = Box<dyn Fn(&AppState) -> Arc<dyn AfterCommit>>;
 pub struct Capabilities {
     in_transaction: Vec<MakeInTransaction>,
     after_commit: Vec<MakeAfterCommit>,
+    constraints: Vec<&'static [ConstraintRule]>,
     jobs: JobRegistry<AppState>,
 }
 
@@ -126,10 +128,20 @@ impl Capabilities {
         self.jobs.register(kind);
     }
 
-    /// Hands the in-transaction consumers to `db` (every process that writes does this).
+    /// The rules turning violations of a capability's database constraints into 4xx answers
+    /// (see `platform::constraints`).
+    pub fn constraints(&mut self, rules: &'static [ConstraintRule]) {
+        self.constraints.push(rules);
+    }
+
+    /// What every process that writes needs (the server, the CLI): the in-transaction
+    /// consumers on `db`, and the constraint rules.
     pub fn attach_writers(&self, db: &Db) {
         for make in &self.in_transaction {
             db.consumers().add_in_transaction(make(db));
+        }
+        for rules in &self.constraints {
+            platform::constraints::register(rules);
         }
     }
 }
@@ -137,6 +149,8 @@ impl Capabilities {
 /// Every capability that plugs into the platform: the one list to extend when adding one.
 pub fn capabilities() -> Capabilities {
     let mut c = Capabilities::default();
+    c.constraints(directory::CONSTRAINTS);
+    c.constraints(tracking::CONSTRAINTS);
     webhooks::register(&mut c);
     connectors::register(&mut c);
     connectors::github::register(&mut c);
@@ -191,14 +205,11 @@ impl App {
             config.usage_log_retention_days,
         );
         let batch_db = db.clone();
+        let capabilities = capabilities();
+        capabilities.attach_writers(&db);
         let Capabilities {
-            in_transaction,
-            after_commit,
-            jobs,
-        } = capabilities();
-        for make in &in_transaction {
-            db.consumers().add_in_transaction(make(&db));
-        }
+            after_commit, jobs, ..
+        } = capabilities;
         let state = AppState(Arc::new(Inner {
             tokens: Arc::new(TokenAuthority::new(
                 db.conn().clone(),

@@ -11,3 +11,34 @@ pub mod view;
 
 pub use entity::{Plan, Role};
 pub use service::{Member, NewUser};
+
+use crate::platform::constraints::{Answer, ConstraintRule, UniqueKey};
+
+/// What breaking one of the directory's database constraints answers (registered at start-up;
+/// see `platform::constraints`).
+pub const CONSTRAINTS: &[ConstraintRule] = &[
+    ConstraintRule::duplicate(
+        service::EMAIL_KEY,
+        Answer::Conflict("A user with this email already exists"),
+    ),
+    ConstraintRule::duplicate(
+        UniqueKey::new(
+            "ux_memberships_workspace_user",
+            "memberships",
+            &["workspace_id", "user_id"],
+        ),
+        Answer::Conflict("The user is already a member of this workspace"),
+    ),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_declared_constraint_is_in_the_migrated_schema() {
+        let keys = [service::EMAIL_KEY];
+        let absent = crate::platform::constraints::absent_from_schema(CONSTRAINTS, &keys).await;
+        assert!(absent.is_empty(), "{absent:?}");
+    }
+}

@@ -14,7 +14,8 @@ use super::entity::{Plan, Role, membership, user, workspace};
 use super::view::UserView;
 use crate::platform::{
     changes::WorkspaceChange,
-    db::{Db, count as count_rows, is_unique_violation},
+    constraints::{self, UniqueKey},
+    db::{Db, count as count_rows},
     outbox::{Actor, EventType},
     pagination::PageRequest,
     time,
@@ -22,6 +23,9 @@ use crate::platform::{
 
 /// The workspace a user lands in when none is named.
 pub const DEFAULT_WORKSPACE: &str = "Default";
+
+/// One user per email address (the column's own unique constraint).
+pub const EMAIL_KEY: UniqueKey = UniqueKey::new("users_email_key", "users", &["email"]);
 
 /// What `timebridge user create` asks for.
 pub struct NewUser {
@@ -164,7 +168,7 @@ pub async fn create_user(db: &Db, new: NewUser) -> Result<Member, DirectoryError
     .insert(&*txn)
     .await
     .map_err(|e| {
-        if is_unique_violation(&e) {
+        if constraints::violated(&e, &EMAIL_KEY) {
             DirectoryError::DuplicateEmail(email.clone())
         } else {
             e.into()

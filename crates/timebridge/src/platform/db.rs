@@ -281,22 +281,6 @@ pub fn contains_pattern(text: &str) -> String {
     format!("%{escaped}%")
 }
 
-/// Whether an error is a foreign-key violation (a row still referenced, or a missing parent).
-pub fn is_foreign_key_violation(err: &DbErr) -> bool {
-    matches!(
-        err.sql_err(),
-        Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_))
-    )
-}
-
-/// Whether an error is a unique-constraint violation (a duplicate), on either backend.
-pub fn is_unique_violation(err: &DbErr) -> bool {
-    matches!(
-        err.sql_err(),
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-    )
-}
-
 /// `SELECT COUNT(*)` with the select's filters, rather than `PaginatorTrait::count`'s subquery
 /// over every column: the plan stays an index-only count on both backends.
 pub async fn count<E, C>(select: sea_orm::Select<E>, db: &C) -> Result<u64, DbErr>

@@ -124,9 +124,11 @@ pub enum ApiError {
     Internal(#[from] anyhow::Error),
 }
 
+/// A broken constraint some capability registered answers its 4xx (see
+/// [`constraints`](super::constraints)); any other database error is a 500.
 impl From<DbErr> for ApiError {
     fn from(err: DbErr) -> Self {
-        Self::Internal(err.into())
+        super::constraints::api_error(&err).unwrap_or_else(|| Self::Internal(err.into()))
     }
 }
 

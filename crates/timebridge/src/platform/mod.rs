@@ -4,6 +4,7 @@
 pub mod acting;
 pub mod auth;
 pub mod changes;
+pub mod constraints;
 pub mod consumers;
 pub mod crypto;
 pub mod db;

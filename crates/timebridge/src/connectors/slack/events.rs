@@ -27,6 +27,14 @@ pub fn ephemeral(text: impl Into<String>) -> Value {
     json!({"response_type": "ephemeral", "text": text.into()})
 }
 
+/// The inbound ledger's key: a delivery received twice (or concurrently) is one row.
+const LEDGER_KEY: crate::platform::constraints::UniqueKey =
+    crate::platform::constraints::UniqueKey::new(
+        "ux_inbound_webhooks_delivery",
+        "inbound_webhooks",
+        &["provider", "delivery_id"],
+    );
+
 /// Receives one request.
 pub async fn receive(app: &AppState, headers: &HeaderMap, body: Bytes) -> Response {
     let (Some(timestamp), Some(sig)) = (
@@ -117,7 +125,7 @@ async fn events_api(
             match result {
                 Ok(reply) => answer(StatusCode::OK, reply),
                 // A concurrent duplicate lost the race on the ledger's unique key.
-                Err(e) if crate::platform::db::is_unique_violation(&e) => {
+                Err(e) if crate::platform::constraints::violated(&e, &LEDGER_KEY) => {
                     answer(StatusCode::OK, json!({"ok": true, "duplicate": true}))
                 }
                 Err(e) => ApiError::from(e).into_response(),

@@ -17,7 +17,7 @@ use crate::{
     platform::{
         acting::Acting,
         changes::WorkspaceChange,
-        db::{Db, contains_pattern, count as count_rows, is_unique_violation},
+        db::{Db, contains_pattern, count as count_rows},
         error::{ApiError, FieldErrors},
         money,
         outbox::EventType,
@@ -25,7 +25,7 @@ use crate::{
         time,
         validate::{optional_text, required_text},
     },
-    tracking::projects::entity as project,
+    tracking::{invoices::entity as invoice, projects::entity as project, quotes::entity as quote},
 };
 
 /// Filters of the client list.
@@ -123,11 +123,12 @@ pub async fn get(db: &Db, acting: &Acting, id: Uuid) -> Result<ClientView, ApiEr
         .map(ClientView::from)
 }
 
-fn duplicate(name: &str) -> ApiError {
-    ApiError::Conflict(format!("A client named '{name}' already exists"))
-}
+/// A client invoices or quotes still name cannot be deleted.
+pub const STILL_BILLED: &str =
+    "The client is still referenced by invoices or quotes; set its status to inactive instead";
 
-/// Creates an active client. Names are unique within a workspace.
+/// Creates an active client. Names are unique within a workspace (the unique index answers a
+/// duplicate: see `tracking::CONSTRAINTS`).
 pub async fn create(db: &Db, acting: &Acting, new: NewClient) -> Result<ClientView, ApiError> {
     let mut errors = FieldErrors::new();
     let name = required_text(&mut errors, "name", &new.name, 200);
@@ -161,11 +162,10 @@ pub async fn insert(
     rate_cents: Option<i64>,
 ) -> Result<ClientView, ApiError> {
     let now = time::now();
-    let name = new.name;
     let inserted = client::ActiveModel {
         id: Set(Uuid::now_v7()),
         workspace_id: Set(workspace_id),
-        name: Set(name.clone()),
+        name: Set(new.name),
         email: Set(new.email),
         contact_person: Set(new.contact_person),
         phone: Set(new.phone),
@@ -176,14 +176,7 @@ pub async fn insert(
         updated_at: Set(now),
     }
     .insert(&**change)
-    .await
-    .map_err(|e| {
-        if is_unique_violation(&e) {
-            duplicate(&name)
-        } else {
-            e.into()
-        }
-    })?;
+    .await?;
     let view = ClientView::from(inserted);
     change.record(EventType::ClientCreated, view.id, &view)?;
     Ok(view)
@@ -217,8 +210,8 @@ pub async fn update(
 
     let mut change = WorkspaceChange::begin(db, acting.workspace_id, acting.actor.clone()).await?;
     let mut active: client::ActiveModel = find(&*change, acting.workspace_id, id).await?.into();
-    if let Some(name) = &name {
-        active.name = Set(name.clone());
+    if let Some(name) = name {
+        active.name = Set(name);
     }
     if let Some(email) = email {
         active.email = Set(email);
@@ -239,21 +232,15 @@ pub async fn update(
         active.status = Set(status);
     }
     active.updated_at = Set(time::now());
-    let updated = active.update(&*change).await.map_err(|e| {
-        if is_unique_violation(&e) {
-            duplicate(name.as_deref().unwrap_or_default())
-        } else {
-            e.into()
-        }
-    })?;
+    let updated = active.update(&*change).await?;
     let view = ClientView::from(updated);
     change.record(EventType::ClientUpdated, view.id, &view)?;
     change.commit().await?;
     Ok(view)
 }
 
-/// Deletes a client that nothing refers to. A client with projects (or invoices) answers 409:
-/// set it `inactive` instead.
+/// Deletes a client that nothing refers to. A client with projects, invoices or quotes answers
+/// 409: set it `inactive` instead.
 pub async fn delete(db: &Db, acting: &Acting, id: Uuid) -> Result<ClientView, ApiError> {
     let mut change = WorkspaceChange::begin(db, acting.workspace_id, acting.actor.clone()).await?;
     let existing = find(&*change, acting.workspace_id, id).await?;
@@ -266,20 +253,19 @@ pub async fn delete(db: &Db, acting: &Acting, id: Uuid) -> Result<ClientView, Ap
             "The client has {projects} project(s); set its status to inactive instead"
         )));
     }
-    client::Entity::delete_by_id(id)
-        .exec(&*change)
-        .await
-        .map_err(|e| {
-            if crate::platform::db::is_foreign_key_violation(&e) {
-                ApiError::Conflict(
-                    "The client is still referenced (invoices, quotes or expenses); \
-                     set its status to inactive instead"
-                        .into(),
-                )
-            } else {
-                e.into()
-            }
-        })?;
+    let invoices = invoice::Entity::find()
+        .filter(invoice::Column::ClientId.eq(id))
+        .count(&*change)
+        .await?;
+    let quotes = quote::Entity::find()
+        .filter(quote::Column::ClientId.eq(id))
+        .count(&*change)
+        .await?;
+    if invoices + quotes > 0 {
+        return Err(ApiError::Conflict(STILL_BILLED.into()));
+    }
+    // Expenses let go of the client (their key sets null); invoices' and quotes' keys refuse.
+    client::Entity::delete_by_id(id).exec(&*change).await?;
     let view = ClientView::from(existing);
     change.record(EventType::ClientDeleted, view.id, &view)?;
     change.commit().await?;

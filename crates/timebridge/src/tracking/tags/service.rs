@@ -19,7 +19,7 @@ use super::{TagView, entity as tag};
 use crate::platform::{
     acting::Acting,
     changes::WorkspaceChange,
-    db::{Db, contains_pattern, count as count_rows, is_unique_violation},
+    db::{Db, contains_pattern, count as count_rows},
     error::{ApiError, FieldErrors},
     outbox::EventType,
     pagination::PageRequest,
@@ -89,14 +89,6 @@ async fn check_name_free<C: ConnectionTrait>(
     match query.one(db).await? {
         Some(other) => Err(duplicate(&other.name)),
         None => Ok(()),
-    }
-}
-
-fn unique_or(err: DbErr, name: &str) -> ApiError {
-    if is_unique_violation(&err) {
-        duplicate(name)
-    } else {
-        err.into()
     }
 }
 
@@ -172,14 +164,14 @@ async fn insert(
     tag::ActiveModel {
         id: Set(Uuid::now_v7()),
         workspace_id: Set(workspace_id),
-        name: Set(name.clone()),
+        name: Set(name),
         color: Set(color),
         created_at: Set(now),
         updated_at: Set(now),
     }
     .insert(&**change)
     .await
-    .map_err(|e| unique_or(e, &name))
+    .map_err(ApiError::from)
 }
 
 /// Renames or recolours a tag (`tag.updated`). Entries carrying it show the new name.
@@ -197,19 +189,16 @@ pub async fn update(
     errors.into_result()?;
     let mut change = WorkspaceChange::begin(db, acting.workspace_id, acting.actor.clone()).await?;
     let mut active: tag::ActiveModel = find(&*change, acting.workspace_id, id).await?.into();
-    if let Some(name) = &name {
+    if let Some(name) = name {
         change.lock_workspace().await?;
-        check_name_free(&*change, acting.workspace_id, name, Some(id)).await?;
-        active.name = Set(name.clone());
+        check_name_free(&*change, acting.workspace_id, &name, Some(id)).await?;
+        active.name = Set(name);
     }
     if let Some(color) = color {
         active.color = Set(color);
     }
     active.updated_at = Set(time::now());
-    let updated = active
-        .update(&*change)
-        .await
-        .map_err(|e| unique_or(e, name.as_deref().unwrap_or_default()))?;
+    let updated = active.update(&*change).await?;
     let view = TagView::from(updated);
     change.record(EventType::TagUpdated, view.id, &view)?;
     change.commit().await?;

@@ -19,7 +19,7 @@ use crate::{
     platform::{
         acting::Acting,
         changes::WorkspaceChange,
-        db::{Db, contains_pattern, count as count_rows, is_unique_violation},
+        db::{Db, contains_pattern, count as count_rows},
         error::{ApiError, FieldErrors},
         money,
         outbox::EventType,
@@ -121,17 +121,6 @@ async fn check_assignee<C: ConnectionTrait>(
         errors.add("assignee_id", "is not a member of this workspace");
     }
     Ok(())
-}
-
-fn duplicate_ref(err: DbErr, external_ref: Option<&str>) -> ApiError {
-    if is_unique_violation(&err) {
-        ApiError::Conflict(format!(
-            "A task with external_ref '{}' already exists",
-            external_ref.unwrap_or_default()
-        ))
-    } else {
-        err.into()
-    }
 }
 
 /// `completed_at` after a change of status: stamped on becoming done, kept while done,
@@ -286,14 +275,13 @@ async fn insert(
         assignee_id: Set(row.assignee_id),
         due_date: Set(row.due_date),
         estimated_hours: Set(row.estimate),
-        external_ref: Set(row.external_ref.clone()),
+        external_ref: Set(row.external_ref),
         completed_at: Set(completed_at(None, row.status, now)),
         created_at: Set(now),
         updated_at: Set(now),
     }
     .insert(&**change)
-    .await
-    .map_err(|e| duplicate_ref(e, row.external_ref.as_deref()))?;
+    .await?;
     let view = TaskView::from(inserted);
     change.record(EventType::TaskCreated, view.id, &view)?;
     Ok(view)
@@ -351,13 +339,9 @@ pub async fn update(
     errors.into_result()?;
 
     let before = (existing.status, existing.completed_at);
-    let external_ref = checked.external_ref.clone().flatten();
     let mut active: task::ActiveModel = existing.into();
     apply(&mut active, changes, checked, before);
-    let updated = active
-        .update(&*change)
-        .await
-        .map_err(|e| duplicate_ref(e, external_ref.as_deref()))?;
+    let updated = active.update(&*change).await?;
     let view = TaskView::from(updated);
     record_update(&mut change, before.0, &view)?;
     change.commit().await?;

@@ -12,12 +12,18 @@ use sea_orm::{
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::platform::{error::ApiError, time};
+use crate::platform::{constraints::UniqueKey, error::ApiError, time};
 
 /// How long a key is remembered.
 pub const KEY_LIFETIME: Duration = Duration::hours(24);
 /// Longest accepted key.
 pub const MAX_KEY: usize = 128;
+/// One remembered answer per token and key: a concurrent retry finds the key taken.
+pub const TOKEN_KEY: UniqueKey = UniqueKey::new(
+    "ux_idempotency_keys_token_key",
+    "idempotency_keys",
+    &["token_id", "key"],
+);
 
 /// The `idempotency_keys` table.
 pub mod stored {

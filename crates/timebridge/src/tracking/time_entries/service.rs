@@ -19,7 +19,8 @@ use crate::{
     platform::{
         acting::Acting,
         changes::WorkspaceChange,
-        db::{Db, count as count_rows, is_unique_violation},
+        constraints,
+        db::{Db, count as count_rows},
         error::{ApiError, FieldErrors},
         outbox::EventType,
         pagination::PageRequest,
@@ -362,7 +363,9 @@ pub async fn create(
     .map_err(|e| ApiError::Internal(e.into()))?;
     if let Some(key) = key {
         match idempotency::remember(&*change, key, 201, &body).await {
-            Err(e) if is_unique_violation(&e) => return Ok(Created::KeyTaken),
+            Err(e) if constraints::violated(&e, &idempotency::TOKEN_KEY) => {
+                return Ok(Created::KeyTaken);
+            }
             other => other?,
         }
     }

@@ -17,7 +17,8 @@ use crate::{
         acting::Acting,
         auth::Caller,
         changes::WorkspaceChange,
-        db::{Db, is_unique_violation},
+        constraints::{self, UniqueKey},
+        db::Db,
         error::{ApiError, ErrorBody, FieldErrors},
         extract::Json,
         outbox::EventType,
@@ -59,6 +60,13 @@ pub struct TimerStatus {
     pub active: bool,
     pub timer: Option<TimeEntryView>,
 }
+
+/// The key that keeps one running timer per user.
+pub const RUNNING_TIMER: UniqueKey = UniqueKey::new(
+    "ux_time_entries_running_user",
+    "time_entries",
+    &["running_user_id"],
+);
 
 /// The user's running timer in this workspace, if any.
 pub async fn running<C: ConnectionTrait>(
@@ -154,7 +162,7 @@ pub async fn start_in(
     .insert(&**change)
     .await
     .map_err(|e| {
-        if is_unique_violation(&e) {
+        if constraints::violated(&e, &RUNNING_TIMER) {
             already_running(None)
         } else {
             e.into()

@@ -16,7 +16,7 @@ use super::{
 use crate::platform::{
     acting::Acting,
     changes::WorkspaceChange,
-    db::{Db, count as count_rows, is_foreign_key_violation, is_unique_violation},
+    db::{Db, count as count_rows},
     error::{ApiError, FieldErrors},
     outbox::EventType,
     pagination::PageRequest,
@@ -99,7 +99,7 @@ pub async fn create(
         id: Set(Uuid::now_v7()),
         workspace_id: Set(acting.workspace_id),
         name: Set(name),
-        code: Set(code.clone()),
+        code: Set(code),
         is_paid: Set(new.is_paid.unwrap_or(true)),
         annual_allowance_hundredths: Set(allowance),
         accrual_hundredths_per_month: Set(accrual),
@@ -108,23 +108,15 @@ pub async fn create(
         updated_at: Set(now),
     }
     .insert(&*change)
-    .await
-    .map_err(|e| {
-        if is_unique_violation(&e) {
-            ApiError::Conflict(format!("A leave type with code '{code}' already exists"))
-        } else {
-            e.into()
-        }
-    })?;
+    .await?;
     let view = LeaveTypeView::from(inserted);
     change.record(EventType::LeaveTypeCreated, view.id, &view)?;
     change.commit().await?;
     Ok(view)
 }
 
-fn in_use() -> ApiError {
-    ApiError::Conflict("Cannot delete a leave type that has time-off requests".into())
-}
+/// A leave type time-off requests refer to cannot be deleted.
+pub const IN_USE: &str = "Cannot delete a leave type that has time-off requests";
 
 /// Deletes a leave type (admins only) that no time-off request refers to.
 pub async fn delete(db: &Db, acting: &Acting, id: Uuid) -> Result<LeaveTypeView, ApiError> {
@@ -138,18 +130,9 @@ pub async fn delete(db: &Db, acting: &Acting, id: Uuid) -> Result<LeaveTypeView,
         .count(&*change)
         .await?;
     if requests > 0 {
-        return Err(in_use());
+        return Err(ApiError::Conflict(IN_USE.into()));
     }
-    leave_type::Entity::delete_by_id(id)
-        .exec(&*change)
-        .await
-        .map_err(|e| {
-            if is_foreign_key_violation(&e) {
-                in_use()
-            } else {
-                e.into()
-            }
-        })?;
+    leave_type::Entity::delete_by_id(id).exec(&*change).await?;
     let view = LeaveTypeView::from(existing);
     change.record(EventType::LeaveTypeDeleted, view.id, &view)?;
     change.commit().await?;

@@ -20,7 +20,7 @@ use super::{
 use crate::platform::{
     acting::Acting,
     changes::WorkspaceChange,
-    db::{Db, count as count_rows, is_foreign_key_violation},
+    db::{Db, count as count_rows},
     error::{ApiError, FieldErrors},
     outbox::EventType,
     pagination::PageRequest,
@@ -129,17 +129,8 @@ pub async fn list(
     Ok((views, total))
 }
 
-/// A request's leave type was deleted by a concurrent change.
-fn leave_type_gone(e: sea_orm::DbErr) -> ApiError {
-    if is_foreign_key_violation(&e) {
-        ApiError::invalid(
-            "leave_type_id",
-            "is not an enabled leave type of this workspace",
-        )
-    } else {
-        e.into()
-    }
-}
+/// A request names a leave type that is not one of the workspace's enabled ones.
+pub const NOT_A_LEAVE_TYPE: &str = "is not an enabled leave type of this workspace";
 
 /// Files a request for the caller against an enabled leave type of the workspace.
 pub async fn create(
@@ -157,10 +148,7 @@ pub async fn create(
         .await?
         .filter(|t| t.enabled);
     if leave_type.is_none() {
-        errors.add(
-            "leave_type_id",
-            "is not an enabled leave type of this workspace",
-        );
+        errors.add("leave_type_id", NOT_A_LEAVE_TYPE);
     }
     errors.into_result()?;
     let leave_type_name = leave_type.map(|t| t.name).unwrap_or_default();
@@ -190,8 +178,7 @@ pub async fn create(
         updated_at: Set(now),
     }
     .insert(&*change)
-    .await
-    .map_err(leave_type_gone)?;
+    .await?;
     let view = TimeOffRequestView::new(inserted, leave_type_name);
     change.record(EventType::TimeOffRequestCreated, view.id, &view)?;
     change.commit().await?;

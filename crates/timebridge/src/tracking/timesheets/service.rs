@@ -18,7 +18,8 @@ use crate::{
     platform::{
         acting::Acting,
         changes::WorkspaceChange,
-        db::{Db, count as count_rows, is_unique_violation},
+        constraints::{self, UniqueKey},
+        db::{Db, count as count_rows},
         error::{ApiError, FieldErrors},
         outbox::EventType,
         pagination::PageRequest,
@@ -146,6 +147,13 @@ async fn find_by_start<C: ConnectionTrait>(
         .await?)
 }
 
+/// One period per user, type and start in a workspace.
+pub const PERIOD_KEY: UniqueKey = UniqueKey::new(
+    "ux_timesheet_periods_workspace_user_type_start",
+    "timesheet_periods",
+    &["workspace_id", "user_id", "period_type", "period_start"],
+);
+
 /// The period containing the reference date, created as a draft when it does not exist yet.
 /// Answers whether it was created.
 pub async fn open(
@@ -188,7 +196,7 @@ pub async fn open(
     let inserted = match inserted {
         Ok(inserted) => inserted,
         // A concurrent request opened it first: answer that one.
-        Err(e) if is_unique_violation(&e) => {
+        Err(e) if constraints::violated(&e, &PERIOD_KEY) => {
             drop(change);
             let existing = find_by_start(db.conn(), acting, user, period_type, start)
                 .await?
