@@ -54,6 +54,8 @@ pub struct Inner {
     pub limiter: Arc<RateLimiter>,
     pub usage: UsageRecorder,
     pub secret_key: SecretKey,
+    /// The connectors this server offers (`connectors::registry`).
+    pub connectors: Arc<connectors::ConnectorRegistry>,
     /// Active connector integrations, for the webhook receivers.
     pub integrations: connectors::store::ActiveIntegrations,
     /// Applies verified GitHub deliveries, many per transaction.
@@ -222,6 +224,7 @@ impl App {
             db,
             secret_key,
             config,
+            connectors: Arc::new(connectors::registry()),
             integrations: Default::default(),
             github: connectors::github::batch::Batcher::start(batch_db),
             jobs: Arc::new(jobs),
@@ -336,7 +339,7 @@ fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     // Unguarded: health, and the receivers providers call (authenticated by signatures).
     let (system, system_doc) = OpenApiRouter::<AppState>::new()
         .routes(routes!(health))
-        .merge(connectors::routes::receivers())
+        .merge(connectors::routes::receivers(&state.connectors))
         .split_for_parts();
     doc.merge(system_doc);
     let doc = openapi::finalize(doc);

@@ -5,6 +5,8 @@
 pub mod integration {
     use sea_orm::entity::prelude::*;
 
+    use crate::connectors::Provider;
+
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "integrations")]
     pub struct Model {
@@ -13,7 +15,7 @@ pub mod integration {
         pub workspace_id: Uuid,
         /// The member who configured it, and for whom it acts.
         pub user_id: Uuid,
-        pub provider: String,
+        pub provider: Provider,
         pub active: bool,
         /// JSON object of the non-secret fields.
         pub config: String,
@@ -36,13 +38,33 @@ pub mod integration {
 /// `inbound_webhooks`.
 pub mod inbound {
     use sea_orm::entity::prelude::*;
+    use serde::Serialize;
+
+    use crate::connectors::Provider;
+
+    /// What became of a recorded webhook.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize)]
+    #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+    #[serde(rename_all = "lowercase")]
+    pub enum InboundStatus {
+        /// Its change was made.
+        #[sea_orm(string_value = "applied")]
+        Applied,
+        /// Verified and recorded, but nothing to do (an event not handled, a repository not
+        /// configured).
+        #[sea_orm(string_value = "ignored")]
+        Ignored,
+        /// Its change failed; applied when the provider sends it again.
+        #[sea_orm(string_value = "failed")]
+        Failed,
+    }
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "inbound_webhooks")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: Uuid,
-        pub provider: String,
+        pub provider: Provider,
         /// The provider's id of the delivery (`X-GitHub-Delivery`, Slack's `event_id`).
         pub delivery_id: String,
         pub integration_id: Option<Uuid>,
@@ -51,8 +73,7 @@ pub mod inbound {
         /// JSON object of the request headers, without signatures or credentials.
         pub headers: String,
         pub payload: String,
-        /// `applied`, `ignored` or `failed`.
-        pub status: String,
+        pub status: InboundStatus,
         pub error: Option<String>,
         pub received_at: TimeDateTimeWithTimeZone,
         pub processed_at: Option<TimeDateTimeWithTimeZone>,

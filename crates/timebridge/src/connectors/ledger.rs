@@ -11,13 +11,9 @@ use sea_orm::{
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+pub use super::entity::inbound::InboundStatus;
 use super::{Provider, entity::inbound};
 use crate::platform::{db::Db, time};
-
-/// Outcomes of a recorded webhook.
-pub const APPLIED: &str = "applied";
-pub const IGNORED: &str = "ignored";
-pub const FAILED: &str = "failed";
 
 /// What the ledger knows of a delivery.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,7 +23,16 @@ pub enum Seen {
     /// Received before and failed: it may be applied now (the row is reused).
     Failed(Uuid),
     /// Already applied or ignored: this is a duplicate.
-    Done(String),
+    Done(InboundStatus),
+}
+
+impl Seen {
+    fn of(row: &inbound::Model) -> Self {
+        match row.status {
+            InboundStatus::Failed => Self::Failed(row.id),
+            done => Self::Done(done),
+        }
+    }
 }
 
 /// A received webhook, as the ledger keeps it.
@@ -48,15 +53,11 @@ pub async fn seen<C: ConnectionTrait>(
     delivery_id: &str,
 ) -> Result<Seen, DbErr> {
     let row = inbound::Entity::find()
-        .filter(inbound::Column::Provider.eq(provider.as_str()))
+        .filter(inbound::Column::Provider.eq(provider))
         .filter(inbound::Column::DeliveryId.eq(delivery_id))
         .one(db)
         .await?;
-    Ok(match row {
-        None => Seen::New,
-        Some(r) if r.status == FAILED => Seen::Failed(r.id),
-        Some(r) => Seen::Done(r.status),
-    })
+    Ok(row.map_or(Seen::New, |r| Seen::of(&r)))
 }
 
 /// What the ledger knows of each of these deliveries (absent: never received).
@@ -68,16 +69,12 @@ pub async fn seen_many<C: ConnectionTrait>(
     let mut found = std::collections::HashMap::new();
     for chunk in delivery_ids.chunks(500) {
         let rows = inbound::Entity::find()
-            .filter(inbound::Column::Provider.eq(provider.as_str()))
+            .filter(inbound::Column::Provider.eq(provider))
             .filter(inbound::Column::DeliveryId.is_in(chunk.iter().copied()))
             .all(db)
             .await?;
         for r in rows {
-            let seen = if r.status == FAILED {
-                Seen::Failed(r.id)
-            } else {
-                Seen::Done(r.status)
-            };
+            let seen = Seen::of(&r);
             found.insert(r.delivery_id, seen);
         }
     }
@@ -88,21 +85,21 @@ pub async fn seen_many<C: ConnectionTrait>(
 pub async fn record_new_many<C: ConnectionTrait>(
     db: &C,
     received: &[Received<'_>],
-    status: &str,
+    status: InboundStatus,
 ) -> Result<(), DbErr> {
     let now = time::now();
     let rows: Vec<inbound::ActiveModel> = received
         .iter()
         .map(|r| inbound::ActiveModel {
             id: Set(Uuid::now_v7()),
-            provider: Set(r.provider.as_str().to_owned()),
+            provider: Set(r.provider),
             delivery_id: Set(r.delivery_id.chars().take(200).collect()),
             integration_id: Set(r.integration_id),
             workspace_id: Set(r.workspace_id),
             event_type: Set(r.event_type.chars().take(100).collect()),
             headers: Set(safe_headers(r.headers)),
             payload: Set(r.payload.to_owned()),
-            status: Set(status.to_owned()),
+            status: Set(status),
             error: Set(None),
             received_at: Set(now),
             processed_at: Set(Some(now)),
@@ -139,7 +136,7 @@ pub async fn record<C: ConnectionTrait>(
     db: &C,
     received: &Received<'_>,
     seen: &Seen,
-    status: &str,
+    status: InboundStatus,
     error: Option<&str>,
 ) -> Result<(), DbErr> {
     let now = time::now();
@@ -147,7 +144,7 @@ pub async fn record<C: ConnectionTrait>(
     if let Seen::Failed(id) = seen {
         inbound::ActiveModel {
             id: Set(*id),
-            status: Set(status.to_owned()),
+            status: Set(status),
             error: Set(error),
             payload: Set(received.payload.to_owned()),
             processed_at: Set(Some(now)),
@@ -159,14 +156,14 @@ pub async fn record<C: ConnectionTrait>(
     }
     inbound::ActiveModel {
         id: Set(Uuid::now_v7()),
-        provider: Set(received.provider.as_str().to_owned()),
+        provider: Set(received.provider),
         delivery_id: Set(received.delivery_id.chars().take(200).collect()),
         integration_id: Set(received.integration_id),
         workspace_id: Set(received.workspace_id),
         event_type: Set(received.event_type.chars().take(100).collect()),
         headers: Set(safe_headers(received.headers)),
         payload: Set(received.payload.to_owned()),
-        status: Set(status.to_owned()),
+        status: Set(status),
         error: Set(error),
         received_at: Set(now),
         processed_at: Set(Some(now)),
@@ -185,7 +182,14 @@ pub async fn record_failure(db: &Db, received: &Received<'_>, error: &str) {
         if matches!(seen, Seen::Done(_)) {
             return Ok(());
         }
-        record(db.conn(), received, &seen, FAILED, Some(error)).await
+        record(
+            db.conn(),
+            received,
+            &seen,
+            InboundStatus::Failed,
+            Some(error),
+        )
+        .await
     }
     .await;
     if let Err(e) = result {

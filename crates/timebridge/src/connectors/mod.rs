@@ -1,32 +1,52 @@
 //! Connectors: team members plug their own tools (GitHub, Slack, …) into Timebridge.
 //!
-//! Every provider implements one interface, [`Connector`]: its config fields, `test`, `sync`,
-//! `handle_webhook` and `revoke` (`status` is the same for all). Each member keeps one
-//! integration record per provider ([`store`]): non-secret fields as JSON, secret fields as a
-//! JSON object sealed with `TIMEBRIDGE_SECRET_KEY`. A missing, inactive or broken integration
-//! answers `{"ok": false, "error": "Integration not configured"}` and never gets in the way of
-//! the timer or anything else. Outbound calls go through [`outbound`] (10-second timeout);
-//! inbound webhooks are verified, recorded and de-duplicated in [`ledger`].
+//! Every provider implements one object-safe interface, [`Connector`]: its config fields,
+//! `test`, `sync`, `revoke`, the webhook receivers it declares, and (optionally) settings it
+//! keeps on the member. The connectors are kept in a [`ConnectorRegistry`] on the application
+//! state; the uniform routes (`config`, `status`, `test`, `sync`) look the provider up there,
+//! and the application gives each declared receiver its own unguarded route
+//! ([`routes::receivers`]). Each member keeps one integration record per provider ([`store`]):
+//! non-secret fields as JSON, secret fields as a JSON object sealed with
+//! `TIMEBRIDGE_SECRET_KEY`. A missing, inactive or broken integration answers
+//! `{"ok": false, "error": "Integration not configured"}` and never gets in the way of the timer
+//! or anything else. Outbound calls go through [`outbound`] (10-second timeout); inbound
+//! webhooks are verified, recorded and de-duplicated in [`ledger`].
+//!
+//! Adding a provider (Google, ClickUp, …):
+//! 1. a variant of [`Provider`] (its stored name in `string_value`, the same in `as_str`);
+//! 2. its folder beside `github/` and `slack/`, with a type that implements [`Connector`];
+//! 3. one line in [`registry`].
 
 pub mod entity;
 pub mod github;
 pub mod ledger;
 pub mod outbound;
+mod registry;
 pub mod routes;
 pub mod slack;
 pub mod store;
 
-use std::{fmt, str::FromStr};
+use std::{fmt, str::FromStr, sync::Arc};
 
-use axum::{body::Bytes, http::HeaderMap, response::Response};
+use axum::{
+    body::Bytes,
+    http::HeaderMap,
+    response::{IntoResponse, Response},
+};
+use sea_orm::{DbErr, DeriveActiveEnum, EnumIter, Iterable, sea_query::StringLen};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
 use crate::{
     app::AppState,
-    platform::{acting::Acting, error::FieldErrors},
+    platform::{
+        acting::Acting,
+        consumers::BoxFuture,
+        error::{ApiError, FieldErrors},
+    },
 };
+pub use registry::ConnectorRegistry;
 use store::Integration;
 
 /// Plugs in what all connectors share: an hourly instance job that purges received webhooks
@@ -59,27 +79,40 @@ pub async fn workspaces_with(
         .select_only()
         .column(entity::integration::Column::WorkspaceId)
         .distinct()
-        .filter(entity::integration::Column::Provider.eq(provider.as_str()))
+        .filter(entity::integration::Column::Provider.eq(provider))
         .filter(entity::integration::Column::Active.eq(true))
         .into_tuple()
         .all(app.db.conn())
         .await
 }
 
+/// Every connector this server offers: one line per provider.
+pub fn registry() -> ConnectorRegistry {
+    let mut registry = ConnectorRegistry::default();
+    registry.register(Arc::new(github::GithubConnector));
+    registry.register(Arc::new(slack::SlackConnector));
+    registry
+}
+
 /// What every connector answers when it cannot act.
 pub const NOT_CONFIGURED: &str = "Integration not configured";
 
-/// The providers Timebridge connects to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, ToSchema)]
+/// The providers Timebridge connects to, as stored in `integrations.provider` and
+/// `inbound_webhooks.provider` and named in paths (`/api/integrations/github/…`).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, ToSchema,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))")]
 #[serde(rename_all = "lowercase")]
 pub enum Provider {
+    #[sea_orm(string_value = "github")]
     Github,
+    #[sea_orm(string_value = "slack")]
     Slack,
 }
 
 impl Provider {
-    pub const ALL: [Provider; 2] = [Self::Github, Self::Slack];
-
+    /// Its stored and path name (what `string_value` says, without allocating).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Github => "github",
@@ -102,10 +135,10 @@ impl fmt::Display for Provider {
 impl FromStr for Provider {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        Self::ALL
-            .into_iter()
-            .find(|p| p.as_str() == s)
-            .ok_or_else(|| format!("unknown provider '{s}' (known: github, slack)"))
+        Self::iter().find(|p| p.as_str() == s).ok_or_else(|| {
+            let known: Vec<_> = Self::iter().map(Self::as_str).collect();
+            format!("unknown provider '{s}' (known: {})", known.join(", "))
+        })
     }
 }
 
@@ -159,8 +192,33 @@ impl Reply {
     }
 }
 
-/// The interface every provider implements.
-pub trait Connector: Sync {
+/// A webhook receiver a connector declares: `POST /api/integrations/{provider}/{name}`, served
+/// without a token (the connector checks the provider's signature instead) and documented in
+/// the API document from these fields.
+#[derive(Clone, Copy, Debug)]
+pub struct Receiver {
+    /// The last segment of its path.
+    pub name: &'static str,
+    /// One line for the API document.
+    pub summary: &'static str,
+    /// What it checks before reading the request, and what it does with it.
+    pub description: &'static str,
+    /// What the provider sends.
+    pub request: &'static str,
+    /// Each status it answers with, and when (401 included: a refused signature).
+    pub responses: &'static [(u16, &'static str)],
+}
+
+impl Receiver {
+    /// Its path for `provider`.
+    pub fn path(&self, provider: Provider) -> String {
+        format!("/api/integrations/{provider}/{}", self.name)
+    }
+}
+
+/// The interface every provider implements. Object-safe: the registry keeps
+/// `Arc<dyn Connector>`, so its methods return boxed futures.
+pub trait Connector: Send + Sync {
     fn provider(&self) -> Provider;
 
     /// The fields of its config.
@@ -168,63 +226,84 @@ pub trait Connector: Sync {
 
     /// Checks a config about to be saved, beyond the field types (a project that exists, a
     /// repository name that looks like one).
-    fn check_config(
-        &self,
-        app: &AppState,
-        acting: &Acting,
-        config: &Map<String, Value>,
-        errors: &mut FieldErrors,
-    ) -> impl Future<Output = Result<(), sea_orm::DbErr>> + Send;
+    fn check_config<'a>(
+        &'a self,
+        app: &'a AppState,
+        acting: &'a Acting,
+        config: &'a Map<String, Value>,
+        errors: &'a mut FieldErrors,
+    ) -> BoxFuture<'a, Result<(), DbErr>>;
 
     /// Calls the provider to prove the credentials work.
-    fn test(&self, app: &AppState, integration: &Integration)
-    -> impl Future<Output = Reply> + Send;
+    fn test<'a>(&'a self, app: &'a AppState, integration: &'a Integration) -> BoxFuture<'a, Reply>;
 
     /// Pulls the provider's data in (where the provider has something to pull).
-    fn sync(
-        &self,
-        app: &AppState,
-        acting: &Acting,
-        integration: &Integration,
-        params: &Value,
-    ) -> impl Future<Output = Reply> + Send;
-
-    /// Receives a webhook: verifies it before reading it, records it, applies it once.
-    fn handle_webhook(
-        &self,
-        app: &AppState,
-        headers: &HeaderMap,
-        body: Bytes,
-    ) -> impl Future<Output = Response> + Send;
+    fn sync<'a>(
+        &'a self,
+        app: &'a AppState,
+        acting: &'a Acting,
+        integration: &'a Integration,
+        params: &'a Value,
+    ) -> BoxFuture<'a, Reply>;
 
     /// Forgets the credentials (and tells the provider, where it has a revoke call).
-    fn revoke(
-        &self,
-        app: &AppState,
-        integration: &Integration,
-    ) -> impl Future<Output = Reply> + Send;
-}
+    fn revoke<'a>(
+        &'a self,
+        app: &'a AppState,
+        integration: &'a Integration,
+    ) -> BoxFuture<'a, Reply>;
 
-/// Runs `$body` with `$c` bound to the connector of `$provider`.
-#[macro_export]
-macro_rules! with_connector {
-    ($provider:expr, $c:ident => $body:expr) => {
-        match $provider {
-            $crate::connectors::Provider::Github => {
-                let $c = &$crate::connectors::github::GithubConnector;
-                $body
-            }
-            $crate::connectors::Provider::Slack => {
-                let $c = &$crate::connectors::slack::SlackConnector;
-                $body
-            }
-        }
-    };
+    /// The webhook receivers it declares; each becomes a route of its own.
+    fn receivers(&self) -> &'static [Receiver] {
+        &[]
+    }
+
+    /// Receives a request on one of its [`receivers`](Connector::receivers) (named by
+    /// `receiver`): verifies it before reading it, records it, applies it once.
+    fn receive<'a>(
+        &'a self,
+        _app: &'a AppState,
+        _receiver: &'a str,
+        _headers: &'a HeaderMap,
+        _body: Bytes,
+    ) -> BoxFuture<'a, Response> {
+        Box::pin(async { ApiError::NotFound("Route").into_response() })
+    }
+
+    /// Settings of the member it keeps outside the integration record (where other parts of
+    /// Timebridge read them), shown beside the config's fields.
+    fn member_settings<'a>(
+        &'a self,
+        _app: &'a AppState,
+        _acting: &'a Acting,
+    ) -> BoxFuture<'a, Result<Map<String, Value>, DbErr>> {
+        Box::pin(async { Ok(Map::new()) })
+    }
+
+    /// Takes its member settings out of a config body before the fields are checked, and
+    /// checks them; what it returns is saved by
+    /// [`save_member_settings`](Connector::save_member_settings) once the config is.
+    fn take_member_settings(
+        &self,
+        _changes: &mut Map<String, Value>,
+        _errors: &mut FieldErrors,
+    ) -> Map<String, Value> {
+        Map::new()
+    }
+
+    /// Saves member settings [`take_member_settings`](Connector::take_member_settings) checked.
+    fn save_member_settings<'a>(
+        &'a self,
+        _app: &'a AppState,
+        _acting: &'a Acting,
+        _settings: Map<String, Value>,
+    ) -> BoxFuture<'a, Result<(), DbErr>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// A receiver's JSON answer.
 pub fn answer(status: axum::http::StatusCode, body: Value) -> Response {
-    use axum::response::IntoResponse;
     (status, axum::Json(body)).into_response()
 }
 
@@ -273,6 +352,23 @@ pub fn truncate_secret(secret: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn providers_are_stored_and_named_alike() {
+        use sea_orm::ActiveEnum;
+        for provider in Provider::iter() {
+            assert_eq!(provider.to_value(), provider.as_str());
+            assert_eq!(provider.as_str().parse(), Ok(provider));
+            assert_eq!(
+                serde_json::to_value(provider).unwrap(),
+                json!(provider.as_str())
+            );
+        }
+        assert_eq!(
+            "gitlab".parse::<Provider>(),
+            Err("unknown provider 'gitlab' (known: github, slack)".to_owned())
+        );
+    }
 
     #[test]
     fn secrets_show_only_their_prefix() {

@@ -1,24 +1,33 @@
 //! `/api/integrations/{provider}/…`: the uniform config / status / test / sync surface
-//! (token-authenticated), and the providers' webhook receivers (signature-verified, no token).
+//! (token-authenticated), driven by the [`ConnectorRegistry`], and the receivers the registered
+//! connectors declare (signature-verified, no token).
 
-use axum::{body::Bytes, extract::State, http::HeaderMap, response::Response};
-use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+use std::sync::Arc;
+
+use axum::{body::Bytes, extract::State, http::HeaderMap, routing::post};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
-use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa::{
+    ToSchema,
+    openapi::{
+        Content, HttpMethod, ObjectBuilder, PathItem, PathsBuilder, Required,
+        path::OperationBuilder, request_body::RequestBodyBuilder, response::ResponseBuilder,
+    },
+};
+use utoipa_axum::{
+    router::{OpenApiRouter, UtoipaMethodRouter},
+    routes,
+};
 
-use super::{Connector, Field, Provider, Reply, store};
+use super::{Connector, ConnectorRegistry, Field, Provider, Receiver, Reply, store};
 use crate::{
     app::AppState,
-    directory::entity::user,
     platform::{
         auth::Caller,
         error::{ApiError, ErrorBody},
         extract::{Json, Path},
         time,
     },
-    with_connector,
 };
 
 /// The token-authenticated routes.
@@ -30,16 +39,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(sync))
 }
 
-/// The receivers: providers call them, authenticated by their signatures.
-pub fn receivers() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(github_webhook))
-        .routes(routes!(slack_events))
-}
-
-fn provider(text: &str) -> Result<Provider, ApiError> {
-    text.parse()
-        .map_err(|_| ApiError::NotFound("Integration provider"))
+/// The connector a path names: 404 for an unknown provider, or one without a connector.
+fn connector<'a>(app: &'a AppState, name: &str) -> Result<&'a Arc<dyn Connector>, ApiError> {
+    app.connectors
+        .find(name)
+        .ok_or(ApiError::NotFound("Integration provider"))
 }
 
 /// A connector's config as its owner sees it.
@@ -54,39 +58,36 @@ pub struct ConfigView {
     pub config: Map<String, Value>,
     /// Every field the connector takes.
     pub fields: Vec<Field>,
-    /// GitHub only: the member's GitHub login (the join key for assigned issues).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub github_username: Option<String>,
+    /// The connector's settings of the member, kept outside the integration (a login on the
+    /// provider, say): at the top level, and taken by a PUT under the same names.
+    #[serde(flatten)]
+    pub member_settings: std::collections::BTreeMap<String, Value>,
 }
 
 async fn config_view(
     app: &AppState,
     caller: &Caller,
-    provider: Provider,
+    connector: &dyn Connector,
 ) -> Result<ConfigView, ApiError> {
-    let integration = store::find(app, &caller.acting(), provider).await?;
-    let fields = with_connector!(provider, c => c.fields());
-    let github_username = match provider {
-        Provider::Github => user::Entity::find_by_id(caller.user_id)
-            .one(app.db.conn())
-            .await?
-            .and_then(|u| u.github_username),
-        Provider::Slack => None,
-    };
+    let acting = caller.acting();
+    let provider = connector.provider();
+    let integration = store::find(app, &acting, provider).await?;
+    let fields = connector.fields();
+    let member_settings = connector.member_settings(app, &acting).await?;
     Ok(ConfigView {
         provider,
         configured: integration.is_some(),
         active: integration.as_ref().is_some_and(|i| i.record.active),
         config: integration.map(|i| i.masked(fields)).unwrap_or_default(),
         fields: fields.to_vec(),
-        github_username,
+        member_settings: member_settings.into_iter().collect(),
     })
 }
 
 /// The caller's config of a connector (secrets truncated).
 #[utoipa::path(
     get, path = "/api/integrations/{provider}/config", tag = "integrations",
-    params(("provider" = String, Path, description = "`github` or `slack`")),
+    params(("provider" = Provider, Path, description = "The connector")),
     security(("api_token" = ["read:integrations"])),
     responses(
         (status = 200, body = ConfigView),
@@ -98,17 +99,17 @@ async fn get_config(
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Json<ConfigView>, ApiError> {
-    let provider = provider(&name)?;
-    Ok(Json(config_view(&app, &caller, provider).await?))
+    let connector = connector(&app, &name)?;
+    Ok(Json(config_view(&app, &caller, &**connector).await?))
 }
 
 /// Saves the caller's config of a connector: the fields sent change (`null` clears one),
-/// secrets are stored encrypted; `active` switches it on or off. GitHub also takes
-/// `github_username`, the caller's GitHub login.
+/// secrets are stored encrypted; `active` switches it on or off. The connector's member
+/// settings (shown beside its fields) are taken too.
 #[utoipa::path(
     method(put, patch), path = "/api/integrations/{provider}/config", tag = "integrations",
-    params(("provider" = String, Path, description = "`github` or `slack`")),
-    request_body(content = Object, description = "Field values, and `active`"),
+    params(("provider" = Provider, Path, description = "The connector")),
+    request_body(content = Object, description = "Field values, member settings, and `active`"),
     security(("api_token" = ["write:integrations"])),
     responses(
         (status = 200, body = ConfigView),
@@ -122,65 +123,31 @@ async fn put_config(
     Path(name): Path<String>,
     Json(body): Json<Value>,
 ) -> Result<Json<ConfigView>, ApiError> {
-    let provider = provider(&name)?;
-    let Value::Object(mut changes) = body else {
+    let connector = connector(&app, &name)?;
+    let Value::Object(changes) = body else {
         return Err(ApiError::BadRequest(
             "The body must be a JSON object of fields".into(),
         ));
     };
     let acting = caller.acting();
-    let login = match provider {
-        Provider::Github => changes.remove("github_username"),
-        Provider::Slack => None,
-    };
-    let fields = with_connector!(provider, c => c.fields());
-    let mut draft = store::draft(&app, &acting, provider, fields, changes).await?;
-    let login = check_login(&mut draft.errors, login);
-    with_connector!(provider, c => c.check_config(&app, &acting, &draft.config, &mut draft.errors).await)?;
-    store::persist(&app, &acting, provider, draft).await?;
-    if let Some(login) = login {
-        user::ActiveModel {
-            id: Set(caller.user_id),
-            github_username: Set(login),
-            updated_at: Set(time::now()),
-            ..Default::default()
-        }
-        .update(app.db.conn())
+    let mut draft = store::draft(&app, &acting, &**connector, changes).await?;
+    connector
+        .check_config(&app, &acting, &draft.config, &mut draft.errors)
         .await?;
+    let member_settings = std::mem::take(&mut draft.member_settings);
+    store::persist(&app, &acting, connector.provider(), draft).await?;
+    if !member_settings.is_empty() {
+        connector
+            .save_member_settings(&app, &acting, member_settings)
+            .await?;
     }
-    Ok(Json(config_view(&app, &caller, provider).await?))
-}
-
-/// A GitHub login: 1–39 letters, digits or single hyphens; `null` clears it.
-fn check_login(
-    errors: &mut crate::platform::error::FieldErrors,
-    login: Option<Value>,
-) -> Option<Option<String>> {
-    match login? {
-        Value::Null => Some(None),
-        Value::String(s) => {
-            let s = s.trim().to_owned();
-            let valid = !s.is_empty()
-                && s.len() <= 39
-                && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-            if valid {
-                Some(Some(s))
-            } else {
-                errors.add("github_username", "must be a GitHub login");
-                None
-            }
-        }
-        _ => {
-            errors.add("github_username", "must be a string");
-            None
-        }
-    }
+    Ok(Json(config_view(&app, &caller, &**connector).await?))
 }
 
 /// Removes the caller's integration and revokes its credentials where the provider allows.
 #[utoipa::path(
     delete, path = "/api/integrations/{provider}/config", tag = "integrations",
-    params(("provider" = String, Path, description = "`github` or `slack`")),
+    params(("provider" = Provider, Path, description = "The connector")),
     security(("api_token" = ["write:integrations"])),
     responses(
         (status = 200, description = "`{ok, …}`; `ok: false` when nothing was configured", body = Object),
@@ -192,18 +159,18 @@ async fn delete_config(
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let provider = provider(&name)?;
-    let Some(integration) = store::find(&app, &caller.acting(), provider).await? else {
+    let connector = connector(&app, &name)?;
+    let found = store::find(&app, &caller.acting(), connector.provider()).await?;
+    let Some(integration) = found else {
         return Ok(Json(Reply::not_configured().0));
     };
-    let reply = with_connector!(provider, c => c.revoke(&app, &integration).await);
-    Ok(Json(reply.0))
+    Ok(Json(connector.revoke(&app, &integration).await.0))
 }
 
 /// Whether the caller's integration is configured and active, and how its last calls went.
 #[utoipa::path(
     get, path = "/api/integrations/{provider}/status", tag = "integrations",
-    params(("provider" = String, Path, description = "`github` or `slack`")),
+    params(("provider" = Provider, Path, description = "The connector")),
     security(("api_token" = ["read:integrations"])),
     responses(
         (status = 200, description = "`{ok: true, active, last_ok_at, last_error, last_sync_at}`, or `{ok: false, error: \"Integration not configured\"}`", body = Object),
@@ -215,7 +182,7 @@ async fn status(
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let provider = provider(&name)?;
+    let provider = connector(&app, &name)?.provider();
     let Some(i) = active(&app, &caller, provider).await? else {
         return Ok(Json(Reply::not_configured().0));
     };
@@ -236,7 +203,7 @@ async fn status(
 /// Calls the provider with the caller's credentials, to prove they work.
 #[utoipa::path(
     post, path = "/api/integrations/{provider}/test", tag = "integrations",
-    params(("provider" = String, Path, description = "`github` or `slack`")),
+    params(("provider" = Provider, Path, description = "The connector")),
     security(("api_token" = ["write:integrations"])),
     responses(
         (status = 200, description = "`{ok: true, …}` or `{ok: false, error}`", body = Object),
@@ -248,23 +215,21 @@ async fn test(
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let provider = provider(&name)?;
-    let Some(integration) = active(&app, &caller, provider).await? else {
+    let connector = connector(&app, &name)?;
+    let Some(integration) = active(&app, &caller, connector.provider()).await? else {
         return Ok(Json(Reply::not_configured().0));
     };
-    Ok(Json(
-        with_connector!(provider, c => c.test(&app, &integration).await).0,
-    ))
+    Ok(Json(connector.test(&app, &integration).await.0))
 }
 
-/// Pulls the provider's data in now (admins; GitHub: the repository's open issues).
+/// Pulls the provider's data in now (admins; what each connector pulls: docs/integrations/).
 #[utoipa::path(
     post, path = "/api/integrations/{provider}/sync", tag = "integrations",
-    params(("provider" = String, Path, description = "`github`")),
+    params(("provider" = Provider, Path, description = "The connector")),
     request_body(content = Option<Object>, description = "Provider-specific options"),
     security(("api_token" = ["write:integrations"])),
     responses(
-        (status = 200, description = "`{ok: true, issues, created, updated, unchanged}` or `{ok: false, error}`", body = Object),
+        (status = 200, description = "`{ok: true, …}` with what was pulled, or `{ok: false, error}`", body = Object),
         (status = 403, description = "Not a workspace admin", body = ErrorBody),
         (status = 404, description = "Unknown provider", body = ErrorBody),
     )
@@ -275,7 +240,7 @@ async fn sync(
     Path(name): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let provider = provider(&name)?;
+    let connector = connector(&app, &name)?;
     let acting = caller.acting();
     if !acting.is_admin {
         return Err(ApiError::Forbidden(
@@ -283,12 +248,11 @@ async fn sync(
         ));
     }
     let params: Value = crate::platform::extract::optional_json(&body)?;
-    let Some(integration) = active(&app, &caller, provider).await? else {
+    let Some(integration) = active(&app, &caller, connector.provider()).await? else {
         return Ok(Json(Reply::not_configured().0));
     };
-    Ok(Json(
-        with_connector!(provider, c => c.sync(&app, &acting, &integration, &params).await).0,
-    ))
+    let reply = connector.sync(&app, &acting, &integration, &params).await;
+    Ok(Json(reply.0))
 }
 
 async fn active(
@@ -301,36 +265,87 @@ async fn active(
         .filter(|i| i.record.active))
 }
 
-/// GitHub's webhook: `X-Hub-Signature-256` is checked before the payload is read; each
-/// `X-GitHub-Delivery` is applied once.
-#[utoipa::path(
-    post, path = "/api/integrations/github/webhook", tag = "integrations",
-    request_body(content = Object, description = "A GitHub webhook payload"),
-    responses(
-        (status = 200, description = "`{ok: true, …}`; `duplicate: true` for a delivery already applied; `ignored: true` for events not handled", body = Object),
-        (status = 400, description = "Malformed payload or missing headers", body = Object),
-        (status = 401, description = "Missing or invalid signature", body = Object),
-    )
-)]
-async fn github_webhook(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    super::github::GithubConnector
-        .handle_webhook(&app, &headers, body)
-        .await
+/// The receivers every registered connector declares: one unguarded `POST` each, at its
+/// concrete path, documented from its [`Receiver`].
+pub fn receivers(registry: &ConnectorRegistry) -> OpenApiRouter<AppState> {
+    let mut router = OpenApiRouter::new();
+    for connector in registry.iter() {
+        for receiver in connector.receivers() {
+            router = router.routes(receiver_route(connector.clone(), receiver));
+        }
+    }
+    router
 }
 
-/// Slack's events and slash commands: `X-Slack-Signature` (v0) is checked, and requests older
-/// than five minutes are refused.
-#[utoipa::path(
-    post, path = "/api/integrations/slack/events", tag = "integrations",
-    request_body(content = Object, description = "A Slack Events API payload (JSON) or a slash command (form)"),
-    responses(
-        (status = 200, description = "The `url_verification` challenge, or an ephemeral reply", body = Object),
-        (status = 400, description = "Malformed request", body = Object),
-        (status = 401, description = "Missing, invalid or stale signature", body = Object),
-    )
-)]
-async fn slack_events(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    super::slack::SlackConnector
-        .handle_webhook(&app, &headers, body)
-        .await
+fn receiver_route(
+    connector: Arc<dyn Connector>,
+    receiver: &'static Receiver,
+) -> UtoipaMethodRouter<AppState> {
+    let provider = connector.provider();
+    let item = PathItem::new(HttpMethod::Post, receiver_operation(provider, receiver));
+    let paths = PathsBuilder::new()
+        .path(receiver.path(provider), item)
+        .build();
+    let handler = move |State(app): State<AppState>, headers: HeaderMap, body: Bytes| {
+        let connector = connector.clone();
+        async move { connector.receive(&app, receiver.name, &headers, body).await }
+    };
+    (Vec::new(), paths, post(handler))
+}
+
+/// A receiver as the API document describes it: no `security` (its signature is its
+/// credential), a JSON object in, JSON objects out.
+fn receiver_operation(provider: Provider, receiver: &Receiver) -> utoipa::openapi::path::Operation {
+    let object = || Content::new(Some(ObjectBuilder::new().build()));
+    let request = RequestBodyBuilder::new()
+        .description(Some(receiver.request))
+        .content("application/json", object())
+        .required(Some(Required::True))
+        .build();
+    let mut operation = OperationBuilder::new()
+        .tag("integrations")
+        .summary(Some(receiver.summary))
+        .description(Some(receiver.description))
+        .operation_id(Some(format!("{provider}_{}", receiver.name)))
+        .request_body(Some(request));
+    for (status, description) in receiver.responses {
+        let response = ResponseBuilder::new()
+            .description(*description)
+            .content("application/json", object())
+            .build();
+        operation = operation.response(status.to_string(), response);
+    }
+    operation.build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_registered_connectors_receivers_become_documented_routes() {
+        let every = crate::connectors::registry();
+        for connector in every.iter() {
+            let mut one = ConnectorRegistry::default();
+            one.register(connector.clone());
+            let (_, doc) = receivers(&one).split_for_parts();
+            let provider = connector.provider();
+            let declared: Vec<_> = connector
+                .receivers()
+                .iter()
+                .map(|r| r.path(provider))
+                .collect();
+            let routed: Vec<_> = doc.paths.paths.keys().cloned().collect();
+            assert_eq!(routed, declared, "{provider}");
+            for path in &routed {
+                let operation = doc
+                    .paths
+                    .get_path_operation(path, HttpMethod::Post)
+                    .unwrap_or_else(|| panic!("POST {path} is documented"));
+                assert!(operation.security.is_none(), "{path} takes no token");
+            }
+        }
+        let (_, doc) = receivers(&ConnectorRegistry::default()).split_for_parts();
+        assert!(doc.paths.paths.is_empty());
+    }
 }

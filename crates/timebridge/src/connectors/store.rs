@@ -14,7 +14,7 @@ use sea_orm::{
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::{Field, FieldKind, Provider, entity::integration, truncate_secret};
+use super::{Connector, Field, FieldKind, Provider, entity::integration, truncate_secret};
 use crate::{
     app::AppState,
     platform::{
@@ -110,7 +110,7 @@ pub async fn find(
     let record = integration::Entity::find()
         .filter(integration::Column::WorkspaceId.eq(acting.workspace_id))
         .filter(integration::Column::UserId.eq(acting.user_id))
-        .filter(integration::Column::Provider.eq(provider.as_str()))
+        .filter(integration::Column::Provider.eq(provider))
         .one(app.db.conn())
         .await?;
     Ok(record.map(|r| open_record(&app.secret_key, r)))
@@ -137,7 +137,7 @@ impl ActiveIntegrations {
             return Ok(list.clone());
         }
         let records = integration::Entity::find()
-            .filter(integration::Column::Provider.eq(provider.as_str()))
+            .filter(integration::Column::Provider.eq(provider))
             .filter(integration::Column::Active.eq(true))
             .all(db.conn())
             .await?;
@@ -221,21 +221,25 @@ pub struct Draft {
     pub config: Map<String, Value>,
     secrets: Map<String, Value>,
     active: bool,
+    /// The connector's member settings, taken out of the changes and checked: the caller
+    /// saves them once the draft is written.
+    pub member_settings: Map<String, Value>,
     /// Problems found so far; the connector adds its own before [`persist`].
     pub errors: FieldErrors,
 }
 
-/// Merges `changes` into the member's config of `provider` (a `null` clears a field, an
+/// Merges `changes` into the member's config of the connector (a `null` clears a field, an
 /// omitted one is kept) and checks each field. `active` defaults to true.
 pub async fn draft(
     app: &AppState,
     acting: &Acting,
-    provider: Provider,
-    fields: &[Field],
+    connector: &dyn Connector,
     mut changes: Map<String, Value>,
 ) -> Result<Draft, ApiError> {
-    let existing = find(app, acting, provider).await?;
+    let fields = connector.fields();
+    let existing = find(app, acting, connector.provider()).await?;
     let mut errors = FieldErrors::new();
+    let member_settings = connector.take_member_settings(&mut changes, &mut errors);
     let active = match changes.remove("active") {
         None => existing.as_ref().is_none_or(|i| i.record.active),
         Some(Value::Bool(b)) => b,
@@ -282,6 +286,7 @@ pub async fn draft(
         config,
         secrets,
         active,
+        member_settings,
         errors,
     })
 }
@@ -299,6 +304,7 @@ pub async fn persist(
         secrets,
         active,
         errors,
+        ..
     } = draft;
     errors.into_result()?;
     let now = time::now();
@@ -322,7 +328,7 @@ pub async fn persist(
                 id: Set(Uuid::now_v7()),
                 workspace_id: Set(acting.workspace_id),
                 user_id: Set(acting.user_id),
-                provider: Set(provider.as_str().to_owned()),
+                provider: Set(provider),
                 active: Set(active),
                 config: Set(config_text),
                 secrets: Set(sealed),

@@ -7,6 +7,7 @@ mod support;
 mod billing;
 mod cli;
 mod clients;
+mod connectors;
 mod events;
 mod expenses;
 mod github;

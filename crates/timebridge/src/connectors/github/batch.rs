@@ -20,7 +20,7 @@ use super::{
 use crate::{
     connectors::{
         Provider,
-        ledger::{self, Received, Seen},
+        ledger::{self, InboundStatus, Received, Seen},
         store::Integration,
     },
     platform::{changes::WorkspaceChange, db::Db, error::ApiError, outbox::Actor},
@@ -155,11 +155,11 @@ async fn apply_all(db: &Db, deliveries: &[&Delivery]) -> Result<Vec<Value>, ApiE
     let (mut bulk, mut one_by_one) = (Vec::new(), Vec::new());
     for (i, d) in deliveries.iter().enumerate() {
         if !here.insert(d.delivery_id.as_str()) {
-            replies[i] = Some(duplicate(ledger::APPLIED));
+            replies[i] = Some(duplicate(InboundStatus::Applied));
             continue;
         }
         match seen.get(&d.delivery_id) {
-            Some(Seen::Done(status)) => replies[i] = Some(duplicate(status)),
+            Some(Seen::Done(status)) => replies[i] = Some(duplicate(*status)),
             Some(Seen::Failed(_)) => one_by_one.push(i),
             None | Some(Seen::New) => match opened_issue(&d.integration, &d.event, &d.payload) {
                 Some(n) if issue_count.get(&n) == Some(&1) => bulk.push((i, n)),
@@ -206,7 +206,7 @@ async fn apply_all(db: &Db, deliveries: &[&Delivery]) -> Result<Vec<Value>, ApiE
             .iter()
             .map(|(i, _)| deliveries[*i].received())
             .collect();
-        ledger::record_new_many(&*change, &received, ledger::APPLIED).await?;
+        ledger::record_new_many(&*change, &received, InboundStatus::Applied).await?;
         for ((i, n), view) in bulk.iter().zip(views) {
             replies[*i] = Some(json!({
                 "ok": true, "task_id": view.id, "external_ref": external_ref(*n), "created": true,
@@ -216,10 +216,10 @@ async fn apply_all(db: &Db, deliveries: &[&Delivery]) -> Result<Vec<Value>, ApiE
     change.commit().await?;
     Ok(replies
         .into_iter()
-        .map(|r| r.unwrap_or_else(|| duplicate(ledger::APPLIED)))
+        .map(|r| r.unwrap_or_else(|| duplicate(InboundStatus::Applied)))
         .collect())
 }
 
-fn duplicate(status: &str) -> Value {
+fn duplicate(status: InboundStatus) -> Value {
     json!({"ok": true, "duplicate": true, "status": status})
 }

@@ -11,22 +11,24 @@
 
 pub mod batch;
 mod jobs;
+mod login;
 pub mod signature;
 mod sync;
 mod webhook;
 
 pub use jobs::{register, sync_all};
 
+use axum::{body::Bytes, http::HeaderMap, response::Response};
 use serde_json::{Map, Value, json};
 
 use super::{
-    Connector, Field, FieldKind, Provider, Reply,
+    Connector, Field, FieldKind, Provider, Receiver, Reply,
     outbound::{self, describe},
     store::{self, Integration},
 };
 use crate::{
     app::AppState,
-    platform::{acting::Acting, error::FieldErrors},
+    platform::{acting::Acting, consumers::BoxFuture, error::FieldErrors},
     tracking::tasks::TaskPriority,
 };
 
@@ -71,6 +73,22 @@ const FIELDS: &[Field] = &[
         description: "Sync only the open issues with this label.",
     },
 ];
+
+const RECEIVERS: &[Receiver] = &[Receiver {
+    name: "webhook",
+    summary: "GitHub's webhook",
+    description: "`X-Hub-Signature-256` is checked against each active GitHub integration's \
+        webhook secret before the payload is read; each `X-GitHub-Delivery` is applied once.",
+    request: "A GitHub webhook payload",
+    responses: &[
+        (
+            200,
+            "`{ok: true, …}`; `duplicate: true` for a delivery already applied; `ignored: true` for events not handled",
+        ),
+        (400, "Malformed payload or missing headers"),
+        (401, "Missing or invalid signature"),
+    ],
+}];
 
 /// The `external_ref` of an issue's task.
 pub fn external_ref(number: u64) -> String {
@@ -133,17 +151,8 @@ async fn failure(response: reqwest::Response) -> String {
     format!("GitHub answered {status}: {message}")
 }
 
-impl Connector for GithubConnector {
-    fn provider(&self) -> Provider {
-        Provider::Github
-    }
-
-    fn fields(&self) -> &'static [Field] {
-        FIELDS
-    }
-
-    async fn check_config(
-        &self,
+impl GithubConnector {
+    async fn check(
         app: &AppState,
         acting: &Acting,
         config: &Map<String, Value>,
@@ -172,7 +181,7 @@ impl Connector for GithubConnector {
         Ok(())
     }
 
-    async fn test(&self, app: &AppState, integration: &Integration) -> Reply {
+    async fn test_repository(app: &AppState, integration: &Integration) -> Reply {
         let Some(repo) = integration.text("repo") else {
             return Reply::not_configured();
         };
@@ -192,26 +201,7 @@ impl Connector for GithubConnector {
         reply
     }
 
-    async fn sync(
-        &self,
-        app: &AppState,
-        _acting: &Acting,
-        integration: &Integration,
-        _params: &Value,
-    ) -> Reply {
-        sync::run(app, integration).await
-    }
-
-    async fn handle_webhook(
-        &self,
-        app: &AppState,
-        headers: &axum::http::HeaderMap,
-        body: axum::body::Bytes,
-    ) -> axum::response::Response {
-        webhook::receive(app, headers, body).await
-    }
-
-    async fn revoke(&self, app: &AppState, integration: &Integration) -> Reply {
+    async fn forget(app: &AppState, integration: &Integration) -> Reply {
         // GitHub has no revoke call for a personal token: forgetting it is all we can do.
         match store::delete(app, integration.record.id, Provider::Github).await {
             Ok(()) => Reply::ok(json!({"message": "GitHub integration removed"})),
@@ -219,6 +209,89 @@ impl Connector for GithubConnector {
         }
     }
 }
+
+impl Connector for GithubConnector {
+    fn provider(&self) -> Provider {
+        Provider::Github
+    }
+
+    fn fields(&self) -> &'static [Field] {
+        FIELDS
+    }
+
+    fn check_config<'a>(
+        &'a self,
+        app: &'a AppState,
+        acting: &'a Acting,
+        config: &'a Map<String, Value>,
+        errors: &'a mut FieldErrors,
+    ) -> BoxFuture<'a, Result<(), sea_orm::DbErr>> {
+        Box::pin(Self::check(app, acting, config, errors))
+    }
+
+    fn test<'a>(&'a self, app: &'a AppState, integration: &'a Integration) -> BoxFuture<'a, Reply> {
+        Box::pin(Self::test_repository(app, integration))
+    }
+
+    fn sync<'a>(
+        &'a self,
+        app: &'a AppState,
+        _acting: &'a Acting,
+        integration: &'a Integration,
+        _params: &'a Value,
+    ) -> BoxFuture<'a, Reply> {
+        Box::pin(sync::run(app, integration))
+    }
+
+    fn revoke<'a>(
+        &'a self,
+        app: &'a AppState,
+        integration: &'a Integration,
+    ) -> BoxFuture<'a, Reply> {
+        Box::pin(Self::forget(app, integration))
+    }
+
+    fn receivers(&self) -> &'static [Receiver] {
+        RECEIVERS
+    }
+
+    fn receive<'a>(
+        &'a self,
+        app: &'a AppState,
+        _receiver: &'a str,
+        headers: &'a HeaderMap,
+        body: Bytes,
+    ) -> BoxFuture<'a, Response> {
+        // One receiver: the webhook.
+        Box::pin(webhook::receive(app, headers, body))
+    }
+
+    fn member_settings<'a>(
+        &'a self,
+        app: &'a AppState,
+        acting: &'a Acting,
+    ) -> BoxFuture<'a, Result<Map<String, Value>, sea_orm::DbErr>> {
+        Box::pin(login::load(app, acting))
+    }
+
+    fn take_member_settings(
+        &self,
+        changes: &mut Map<String, Value>,
+        errors: &mut FieldErrors,
+    ) -> Map<String, Value> {
+        login::take(changes, errors)
+    }
+
+    fn save_member_settings<'a>(
+        &'a self,
+        app: &'a AppState,
+        acting: &'a Acting,
+        settings: Map<String, Value>,
+    ) -> BoxFuture<'a, Result<(), sea_orm::DbErr>> {
+        Box::pin(async move { login::save(app, acting, &settings).await })
+    }
+}
+
 
 #[cfg(test)]
 mod tests {

@@ -17,7 +17,7 @@ use crate::{
     app::AppState,
     connectors::{
         Provider, answer, header,
-        ledger::{self, APPLIED, IGNORED, Received},
+        ledger::{self, InboundStatus, Received},
         refuse,
         store::Integration,
     },
@@ -100,17 +100,20 @@ pub(super) async fn apply(
     integration: &Integration,
     event: &str,
     payload: &Value,
-) -> Result<(&'static str, Value), ApiError> {
+) -> Result<(InboundStatus, Value), ApiError> {
     match event {
-        "ping" => Ok((APPLIED, json!({"ok": true, "message": "pong"}))),
+        "ping" => Ok((
+            InboundStatus::Applied,
+            json!({"ok": true, "message": "pong"}),
+        )),
         "issues" => issue(change, integration, payload).await,
         other => Ok(ignored(format!("event '{other}' is not handled"))),
     }
 }
 
-fn ignored(why: String) -> (&'static str, Value) {
+fn ignored(why: String) -> (InboundStatus, Value) {
     (
-        IGNORED,
+        InboundStatus::Ignored,
         json!({"ok": true, "ignored": true, "message": why}),
     )
 }
@@ -119,7 +122,7 @@ async fn issue(
     change: &mut WorkspaceChange,
     integration: &Integration,
     payload: &Value,
-) -> Result<(&'static str, Value), ApiError> {
+) -> Result<(InboundStatus, Value), ApiError> {
     let action = payload["action"].as_str().unwrap_or_default();
     let issue = &payload["issue"];
     let Some(number) = issue["number"].as_u64() else {
@@ -177,7 +180,7 @@ async fn issue(
         }
         _ => {}
     }
-    Ok((APPLIED, reply))
+    Ok((InboundStatus::Applied, reply))
 }
 
 /// What a task takes from its issue.

@@ -10,7 +10,7 @@ use crate::{
     app::AppState,
     connectors::{
         Provider,
-        ledger::{self, APPLIED, Received, Seen},
+        ledger::{self, InboundStatus, Received, Seen},
         store::Integration,
     },
     platform::{acting::Acting, changes::WorkspaceChange, error::ApiError, time},
@@ -56,7 +56,7 @@ async fn read_only(
     let _turn = app.db.write_turn().await;
     let seen = ledger::seen(app.db.conn(), Provider::Slack, received.delivery_id).await?;
     if !matches!(seen, Seen::Done(_)) {
-        ledger::record(app.db.conn(), received, &seen, APPLIED, None).await?;
+        ledger::record(app.db.conn(), received, &seen, InboundStatus::Applied, None).await?;
     }
     Ok(reply)
 }
@@ -75,7 +75,7 @@ async fn in_change(
         return Ok(Err(ephemeral("This command was already handled.")));
     }
     let outcome = apply(&mut change).await?;
-    ledger::record(&*change, received, &seen, APPLIED, None).await?;
+    ledger::record(&*change, received, &seen, InboundStatus::Applied, None).await?;
     change.commit().await?;
     Ok(outcome)
 }

@@ -15,7 +15,7 @@ use crate::{
     app::AppState,
     connectors::{
         Provider, answer, header,
-        ledger::{self, IGNORED, Received, Seen},
+        ledger::{self, InboundStatus, Received, Seen},
         refuse,
         store::Integration,
     },
@@ -118,7 +118,14 @@ async fn events_api(
                 if matches!(seen, Seen::Done(_)) {
                     return Ok(json!({"ok": true, "duplicate": true}));
                 }
-                ledger::record(app.db.conn(), &received, &seen, IGNORED, None).await?;
+                ledger::record(
+                    app.db.conn(),
+                    &received,
+                    &seen,
+                    InboundStatus::Ignored,
+                    None,
+                )
+                .await?;
                 Ok::<_, sea_orm::DbErr>(json!({"ok": true, "ignored": true}))
             }
             .await;

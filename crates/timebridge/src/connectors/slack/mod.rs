@@ -15,16 +15,17 @@ mod events;
 pub mod notify;
 pub mod signature;
 
+use axum::{body::Bytes, http::HeaderMap, response::Response};
 use serde_json::{Map, Value, json};
 
 use super::{
-    Connector, Field, FieldKind, Provider, Reply,
+    Connector, Field, FieldKind, Provider, Receiver, Reply,
     outbound::{self, describe},
     store::{self, Integration},
 };
 use crate::{
     app::AppState,
-    platform::{acting::Acting, error::FieldErrors},
+    platform::{acting::Acting, consumers::BoxFuture, error::FieldErrors},
 };
 
 /// The connector.
@@ -97,6 +98,22 @@ const FIELDS: &[Field] = &[
     },
 ];
 
+const RECEIVERS: &[Receiver] = &[Receiver {
+    name: "events",
+    summary: "Slack's events and slash commands",
+    description: "`X-Slack-Signature` (v0) is checked against each active Slack integration's \
+        signing secret, and requests older than five minutes are refused.",
+    request: "A Slack Events API payload (JSON) or a slash command (form)",
+    responses: &[
+        (
+            200,
+            "The `url_verification` challenge, or an ephemeral reply",
+        ),
+        (400, "Malformed request"),
+        (401, "Missing, invalid or stale signature"),
+    ],
+}];
+
 /// Calls a Slack Web API method with the integration's bot token. Slack answers 200 with
 /// `{"ok": false, "error": …}` for its own errors.
 pub async fn call(app: &AppState, integration: &Integration, method: &str, body: &Value) -> Reply {
@@ -124,34 +141,8 @@ pub async fn call(app: &AppState, integration: &Integration, method: &str, body:
     }
 }
 
-impl Connector for SlackConnector {
-    fn provider(&self) -> Provider {
-        Provider::Slack
-    }
-
-    fn fields(&self) -> &'static [Field] {
-        FIELDS
-    }
-
-    async fn check_config(
-        &self,
-        _app: &AppState,
-        _acting: &Acting,
-        config: &Map<String, Value>,
-        errors: &mut FieldErrors,
-    ) -> Result<(), sea_orm::DbErr> {
-        if let Some(id) = config.get("slack_user_id").and_then(Value::as_str)
-            && !id.chars().all(|c| c.is_ascii_alphanumeric())
-        {
-            errors.add(
-                "slack_user_id",
-                "must be a Slack member id such as U2CERLKJA",
-            );
-        }
-        Ok(())
-    }
-
-    async fn test(&self, app: &AppState, integration: &Integration) -> Reply {
+impl SlackConnector {
+    async fn test_token(app: &AppState, integration: &Integration) -> Reply {
         let reply = call(app, integration, "auth.test", &json!({})).await;
         let reply = if reply.is_ok() {
             Reply::ok(json!({"team": reply.0["team"], "bot_user": reply.0["user"]}))
@@ -168,31 +159,84 @@ impl Connector for SlackConnector {
         reply
     }
 
-    async fn sync(
-        &self,
-        _app: &AppState,
-        _acting: &Acting,
-        _integration: &Integration,
-        _params: &Value,
-    ) -> Reply {
-        Reply::error("Slack has nothing to sync")
-    }
-
-    async fn handle_webhook(
-        &self,
-        app: &AppState,
-        headers: &axum::http::HeaderMap,
-        body: axum::body::Bytes,
-    ) -> axum::response::Response {
-        events::receive(app, headers, body).await
-    }
-
-    async fn revoke(&self, app: &AppState, integration: &Integration) -> Reply {
+    async fn forget(app: &AppState, integration: &Integration) -> Reply {
         // Best effort: the token is forgotten whether or not Slack answers.
         let revoked = call(app, integration, "auth.revoke", &json!({})).await;
         if let Err(e) = store::delete(app, integration.record.id, Provider::Slack).await {
             return Reply::error(format!("could not remove the integration: {e}"));
         }
         Reply::ok(json!({"message": "Slack integration removed", "token_revoked": revoked.is_ok()}))
+    }
+}
+
+/// A Slack member id: letters and digits (`U2CERLKJA`).
+fn check_member_id(config: &Map<String, Value>, errors: &mut FieldErrors) {
+    if let Some(id) = config.get("slack_user_id").and_then(Value::as_str)
+        && !id.chars().all(|c| c.is_ascii_alphanumeric())
+    {
+        errors.add(
+            "slack_user_id",
+            "must be a Slack member id such as U2CERLKJA",
+        );
+    }
+}
+
+impl Connector for SlackConnector {
+    fn provider(&self) -> Provider {
+        Provider::Slack
+    }
+
+    fn fields(&self) -> &'static [Field] {
+        FIELDS
+    }
+
+    fn check_config<'a>(
+        &'a self,
+        _app: &'a AppState,
+        _acting: &'a Acting,
+        config: &'a Map<String, Value>,
+        errors: &'a mut FieldErrors,
+    ) -> BoxFuture<'a, Result<(), sea_orm::DbErr>> {
+        Box::pin(async move {
+            check_member_id(config, errors);
+            Ok(())
+        })
+    }
+
+    fn test<'a>(&'a self, app: &'a AppState, integration: &'a Integration) -> BoxFuture<'a, Reply> {
+        Box::pin(Self::test_token(app, integration))
+    }
+
+    fn sync<'a>(
+        &'a self,
+        _app: &'a AppState,
+        _acting: &'a Acting,
+        _integration: &'a Integration,
+        _params: &'a Value,
+    ) -> BoxFuture<'a, Reply> {
+        Box::pin(async { Reply::error("Slack has nothing to sync") })
+    }
+
+    fn revoke<'a>(
+        &'a self,
+        app: &'a AppState,
+        integration: &'a Integration,
+    ) -> BoxFuture<'a, Reply> {
+        Box::pin(Self::forget(app, integration))
+    }
+
+    fn receivers(&self) -> &'static [Receiver] {
+        RECEIVERS
+    }
+
+    fn receive<'a>(
+        &'a self,
+        app: &'a AppState,
+        _receiver: &'a str,
+        headers: &'a HeaderMap,
+        body: Bytes,
+    ) -> BoxFuture<'a, Response> {
+        // One receiver: events and slash commands.
+        Box::pin(events::receive(app, headers, body))
     }
 }
