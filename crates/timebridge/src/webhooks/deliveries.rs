@@ -65,7 +65,7 @@ pub struct AttemptView {
 }
 
 fn view(d: delivery::Model, attempts: Vec<attempt::Model>) -> DeliveryView {
-    let status = d.status.parse().unwrap_or(DeliveryStatus::Pending);
+    let status = d.status;
     DeliveryView {
         id: d.id,
         message_id: message_id(d.id),
@@ -105,7 +105,7 @@ pub async fn list(
     find(app.db.conn(), acting, endpoint_id).await?;
     let mut query = delivery::Entity::find().filter(delivery::Column::EndpointId.eq(endpoint_id));
     if let Some(status) = status {
-        query = query.filter(delivery::Column::Status.eq(status.as_str()));
+        query = query.filter(delivery::Column::Status.eq(status));
     }
     let total = count_rows(query.clone(), app.db.conn()).await?;
     let rows = query
@@ -158,7 +158,7 @@ pub async fn redeliver(
     let txn = app.db.begin().await?;
     let d = delivery::Entity::update(delivery::ActiveModel {
         id: Set(d.id),
-        status: Set(DeliveryStatus::Pending.as_str().to_owned()),
+        status: Set(DeliveryStatus::Pending),
         attempts: Set(0),
         next_attempt_at: Set(now),
         failing_reported: Set(false),
@@ -197,10 +197,7 @@ pub async fn recover(
     }
     let now = time::now();
     let mut update = delivery::Entity::update_many()
-        .col_expr(
-            delivery::Column::Status,
-            Expr::val(DeliveryStatus::Pending.as_str()),
-        )
+        .col_expr(delivery::Column::Status, Expr::val(DeliveryStatus::Pending))
         .col_expr(delivery::Column::Attempts, Expr::val(0))
         .col_expr(delivery::Column::NextAttemptAt, Expr::val(now))
         .col_expr(delivery::Column::FailingReported, Expr::val(false))
@@ -210,10 +207,7 @@ pub async fn recover(
         )
         .col_expr(delivery::Column::CreatedAt, Expr::val(now))
         .filter(delivery::Column::EndpointId.eq(endpoint_id))
-        .filter(delivery::Column::Status.is_in([
-            DeliveryStatus::Failed.as_str(),
-            DeliveryStatus::Expired.as_str(),
-        ]))
+        .filter(delivery::Column::Status.is_in([DeliveryStatus::Failed, DeliveryStatus::Expired]))
         .filter(delivery::Column::CreatedAt.gte(since));
     if let Some(until) = until {
         update = update.filter(delivery::Column::CreatedAt.lt(until));

@@ -147,7 +147,7 @@ pub async fn create(
         previous_secret: Set(None),
         previous_secret_expires_at: Set(None),
         events: Set(events.to_stored()),
-        retry_policy: Set(retry_policy.as_str().to_owned()),
+        retry_policy: Set(retry_policy),
         active: Set(new.active.unwrap_or(true)),
         disabled_reason: Set(None),
         disabled_at: Set(None),
@@ -228,7 +228,7 @@ pub async fn update(
         row.events = Set(events.to_stored());
     }
     if let Some(policy) = changes.retry_policy {
-        row.retry_policy = Set(parse_policy(&mut errors, Some(&policy)).as_str().to_owned());
+        row.retry_policy = Set(parse_policy(&mut errors, Some(&policy)));
     }
     errors.into_result()?;
     if let Some(active) = changes.active {
@@ -294,7 +294,7 @@ pub async fn rotate_secret(
 
 /// Counts of the endpoint's deliveries by status, and its last attempt.
 pub async fn stats<C: ConnectionTrait>(db: &C, endpoint_id: Uuid) -> Result<EndpointStats, DbErr> {
-    let counts: Vec<(String, i64)> = delivery::Entity::find()
+    let counts: Vec<(DeliveryStatus, i64)> = delivery::Entity::find()
         .select_only()
         .column(delivery::Column::Status)
         .column_as(Expr::cust("COUNT(*)"), "n")
@@ -306,12 +306,11 @@ pub async fn stats<C: ConnectionTrait>(db: &C, endpoint_id: Uuid) -> Result<Endp
     let mut stats = EndpointStats::default();
     for (status, n) in counts {
         let n = n.max(0) as u64;
-        match status.parse() {
-            Ok(DeliveryStatus::Pending) => stats.pending = n,
-            Ok(DeliveryStatus::Succeeded) => stats.succeeded = n,
-            Ok(DeliveryStatus::Failed) => stats.failed = n,
-            Ok(DeliveryStatus::Expired) => stats.expired = n,
-            Err(_) => {}
+        match status {
+            DeliveryStatus::Pending => stats.pending = n,
+            DeliveryStatus::Succeeded => stats.succeeded = n,
+            DeliveryStatus::Failed => stats.failed = n,
+            DeliveryStatus::Expired => stats.expired = n,
         }
     }
     let finished = stats.succeeded + stats.failed + stats.expired;

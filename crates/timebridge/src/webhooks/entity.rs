@@ -3,18 +3,25 @@
 
 use std::{fmt, str::FromStr};
 
+use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// How a failed delivery is retried.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize, ToSchema,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
 #[serde(rename_all = "UPPERCASE")]
 pub enum RetryPolicy {
     /// Waits of base × 2ⁿ (with jitter): 1, 2, 4, 8, 16 × `WEBHOOK_RETRY_BACKOFF_SECONDS`.
+    #[sea_orm(string_value = "EXPONENTIAL")]
     Exponential,
     /// Waits of base × n (with jitter).
+    #[sea_orm(string_value = "LINEAR")]
     Linear,
     /// One attempt only.
+    #[sea_orm(string_value = "NONE")]
     None,
 }
 
@@ -34,6 +41,7 @@ impl fmt::Display for RetryPolicy {
     }
 }
 
+/// Parses what a request sends, in any case.
 impl FromStr for RetryPolicy {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
@@ -47,16 +55,23 @@ impl FromStr for RetryPolicy {
 }
 
 /// Where a delivery stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize, ToSchema,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryStatus {
     /// Queued, or waiting for its next attempt.
+    #[sea_orm(string_value = "pending")]
     Pending,
     /// The receiver answered 2xx.
+    #[sea_orm(string_value = "succeeded")]
     Succeeded,
     /// Given up: retries exhausted, `NONE` policy, too large, or the endpoint was disabled.
+    #[sea_orm(string_value = "failed")]
     Failed,
     /// Not done within `WEBHOOK_DELIVERY_TTL_HOURS`.
+    #[sea_orm(string_value = "expired")]
     Expired,
 }
 
@@ -71,6 +86,7 @@ impl DeliveryStatus {
     }
 }
 
+/// Parses a `status` filter.
 impl FromStr for DeliveryStatus {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
@@ -103,7 +119,7 @@ pub mod endpoint {
         pub previous_secret_expires_at: Option<TimeDateTimeWithTimeZone>,
         /// JSON array of subscriptions: event names, `resource.*` or `*`.
         pub events: String,
-        pub retry_policy: String,
+        pub retry_policy: super::RetryPolicy,
         pub active: bool,
         pub disabled_reason: Option<String>,
         pub disabled_at: Option<TimeDateTimeWithTimeZone>,
@@ -142,7 +158,7 @@ pub mod delivery {
         pub sequence: i64,
         /// The body, for deliveries that carry no outbox event (pings).
         pub payload: Option<String>,
-        pub status: String,
+        pub status: super::DeliveryStatus,
         pub attempts: i32,
         pub next_attempt_at: TimeDateTimeWithTimeZone,
         pub last_status_code: Option<i32>,
@@ -182,4 +198,27 @@ pub mod attempt {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ActiveEnum, Iterable};
+
+    use super::*;
+
+    #[test]
+    fn stored_values_are_the_wire_names_rows_already_hold() {
+        for policy in RetryPolicy::iter() {
+            assert_eq!(policy.to_value(), policy.as_str());
+            assert_eq!(RetryPolicy::try_from_value(&policy.to_value()), Ok(policy));
+        }
+        for status in DeliveryStatus::iter() {
+            assert_eq!(status.to_value(), status.as_str());
+            assert_eq!(status.as_str().parse(), Ok(status));
+        }
+        let stored: Vec<_> = RetryPolicy::iter().map(|p| p.to_value()).collect();
+        assert_eq!(stored, ["EXPONENTIAL", "LINEAR", "NONE"]);
+        let stored: Vec<_> = DeliveryStatus::iter().map(|s| s.to_value()).collect();
+        assert_eq!(stored, ["pending", "succeeded", "failed", "expired"]);
+    }
 }

@@ -124,7 +124,7 @@ pub(super) fn pending(
         event_type: Set(event_type.to_owned()),
         sequence: Set(sequence),
         payload: Set(payload),
-        status: Set(DeliveryStatus::Pending.as_str().to_owned()),
+        status: Set(DeliveryStatus::Pending),
         attempts: Set(0),
         next_attempt_at: Set(now),
         last_status_code: Set(None),

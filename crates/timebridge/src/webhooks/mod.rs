@@ -115,7 +115,7 @@ impl WebhookView {
             events: subscriptions::Subscriptions::from_stored(&e.events)
                 .names()
                 .to_vec(),
-            retry_policy: e.retry_policy.parse().unwrap_or(RetryPolicy::Exponential),
+            retry_policy: e.retry_policy,
             active: e.active,
             disabled_reason: e.disabled_reason,
             disabled_at: e.disabled_at,

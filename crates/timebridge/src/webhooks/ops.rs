@@ -187,7 +187,7 @@ async fn write<C: ConnectionTrait>(
         let finished = o.status != DeliveryStatus::Pending;
         delivery::Entity::update(delivery::ActiveModel {
             id: Set(o.delivery.id),
-            status: Set(o.status.as_str().to_owned()),
+            status: Set(o.status),
             attempts: Set(o.attempts()),
             next_attempt_at: Set(o.next_attempt_at),
             last_status_code: Set(o.status_code),
@@ -245,7 +245,7 @@ async fn write_successes<C: ConnectionTrait>(
         delivery::Entity::update_many()
             .col_expr(
                 delivery::Column::Status,
-                Expr::val(DeliveryStatus::Succeeded.as_str()),
+                Expr::val(DeliveryStatus::Succeeded),
             )
             .col_expr(
                 delivery::Column::Attempts,
@@ -280,17 +280,14 @@ async fn write_health<C: ConnectionTrait>(
         row.updated_at = Set(now);
         // What was still queued will not be sent: it is failed, and recoverable.
         delivery::Entity::update_many()
-            .col_expr(
-                delivery::Column::Status,
-                Expr::val(DeliveryStatus::Failed.as_str()),
-            )
+            .col_expr(delivery::Column::Status, Expr::val(DeliveryStatus::Failed))
             .col_expr(
                 delivery::Column::LastError,
                 Expr::val(format!("not sent: the endpoint was disabled ({reason})")),
             )
             .col_expr(delivery::Column::CompletedAt, Expr::val(Some(now)))
             .filter(delivery::Column::EndpointId.eq(endpoint.id))
-            .filter(delivery::Column::Status.eq(DeliveryStatus::Pending.as_str()))
+            .filter(delivery::Column::Status.eq(DeliveryStatus::Pending))
             .exec(txn)
             .await?;
     }

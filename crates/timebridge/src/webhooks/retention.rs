@@ -19,7 +19,7 @@ pub async fn purge(db: &Db, days: u32) -> Result<u64, DbErr> {
         let ids: Vec<Uuid> = delivery::Entity::find()
             .select_only()
             .column(delivery::Column::Id)
-            .filter(delivery::Column::Status.ne(DeliveryStatus::Pending.as_str()))
+            .filter(delivery::Column::Status.ne(DeliveryStatus::Pending))
             .filter(delivery::Column::CompletedAt.lt(cutoff))
             .limit(CHUNK)
             .into_tuple()

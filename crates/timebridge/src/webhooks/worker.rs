@@ -220,10 +220,7 @@ fn signing_secrets(
 async fn drain(shared: &Shared, endpoint: &endpoint::Model) -> Result<Release, DbErr> {
     let started = Instant::now();
     let secrets = signing_secrets(shared, endpoint)?;
-    let policy: RetryPolicy = endpoint
-        .retry_policy
-        .parse()
-        .unwrap_or(RetryPolicy::Exponential);
+    let policy = endpoint.retry_policy;
     let mut failing_since = endpoint.failing_since;
     let mut renewed = started;
     loop {
@@ -297,7 +294,7 @@ async fn drain(shared: &Shared, endpoint: &endpoint::Model) -> Result<Release, D
 async fn pending(db: &Db, endpoint_id: Uuid) -> Result<Vec<delivery::Model>, DbErr> {
     delivery::Entity::find()
         .filter(delivery::Column::EndpointId.eq(endpoint_id))
-        .filter(delivery::Column::Status.eq(DeliveryStatus::Pending.as_str()))
+        .filter(delivery::Column::Status.eq(DeliveryStatus::Pending))
         .order_by_asc(delivery::Column::Sequence)
         .order_by_asc(delivery::Column::Id)
         .limit(BATCH)
