@@ -292,7 +292,6 @@ impl Connector for GithubConnector {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
