@@ -54,7 +54,7 @@ pub struct Inner {
     pub limiter: Arc<RateLimiter>,
     pub usage: UsageRecorder,
     pub secret_key: SecretKey,
-    /// The connectors this server offers (`connectors::registry`).
+    /// The connectors this server offers (registered in `capabilities`).
     pub connectors: Arc<connectors::ConnectorRegistry>,
     /// Active connector integrations, for the webhook receivers.
     pub integrations: connectors::store::ActiveIntegrations,
@@ -111,6 +111,8 @@ pub struct Capabilities {
     in_transaction: Vec<MakeInTransaction>,
     after_commit: Vec<MakeAfterCommit>,
     constraints: Vec<&'static [ConstraintRule]>,
+    /// The connectors, by provider.
+    pub connectors: connectors::ConnectorRegistry,
     jobs: JobRegistry<AppState>,
 }
 
@@ -123,6 +125,11 @@ impl Capabilities {
     /// An event consumer that reacts after each commit (made once the application exists).
     pub fn after_commit(&mut self, make: impl Fn(&AppState) -> Arc<dyn AfterCommit> + 'static) {
         self.after_commit.push(Box::new(make));
+    }
+
+    /// A connector: its uniform routes and receivers answer from then on.
+    pub fn connector(&mut self, connector: Arc<dyn connectors::Connector>) {
+        self.connectors.register(connector);
     }
 
     /// A kind of background job.
@@ -210,7 +217,10 @@ impl App {
         let capabilities = capabilities();
         capabilities.attach_writers(&db);
         let Capabilities {
-            after_commit, jobs, ..
+            after_commit,
+            jobs,
+            connectors: registered_connectors,
+            ..
         } = capabilities;
         let state = AppState(Arc::new(Inner {
             tokens: Arc::new(TokenAuthority::new(
@@ -224,7 +234,7 @@ impl App {
             db,
             secret_key,
             config,
-            connectors: Arc::new(connectors::registry()),
+            connectors: Arc::new(registered_connectors),
             integrations: Default::default(),
             github: connectors::github::batch::Batcher::start(batch_db),
             jobs: Arc::new(jobs),

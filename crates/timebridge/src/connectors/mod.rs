@@ -15,7 +15,8 @@
 //! Adding a provider (Google, ClickUp, …):
 //! 1. a variant of [`Provider`] (its stored name in `string_value`, the same in `as_str`);
 //! 2. its folder beside `github/` and `slack/`, with a type that implements [`Connector`];
-//! 3. one line in [`registry`].
+//! 3. its `register(&mut Capabilities)` adding the connector (and its jobs and event consumers),
+//!    called by one line in `app::capabilities()`.
 
 pub mod entity;
 pub mod github;
@@ -26,7 +27,7 @@ pub mod routes;
 pub mod slack;
 pub mod store;
 
-use std::{fmt, str::FromStr, sync::Arc};
+use std::{fmt, str::FromStr};
 
 use axum::{
     body::Bytes,
@@ -84,14 +85,6 @@ pub async fn workspaces_with(
         .into_tuple()
         .all(app.db.conn())
         .await
-}
-
-/// Every connector this server offers: one line per provider.
-pub fn registry() -> ConnectorRegistry {
-    let mut registry = ConnectorRegistry::default();
-    registry.register(Arc::new(github::GithubConnector));
-    registry.register(Arc::new(slack::SlackConnector));
-    registry
 }
 
 /// What every connector answers when it cannot act.

@@ -1,5 +1,6 @@
 //! The connectors this server offers, by provider: filled once where the application is
-//! assembled ([`super::registry`]), read by the uniform routes and the receivers.
+//! assembled (each provider's `register` adds itself, see `app::capabilities`), read by the
+//! uniform routes and the receivers.
 
 use std::sync::Arc;
 
@@ -82,7 +83,7 @@ mod tests {
 
     #[test]
     fn the_server_registers_every_provider() {
-        let registry = crate::connectors::registry();
+        let registry = crate::app::capabilities().connectors;
         for provider in Provider::iter() {
             assert!(
                 registry.get(provider).is_some(),
@@ -94,7 +95,7 @@ mod tests {
 
     #[test]
     fn receiver_paths_are_unique_and_under_their_provider() {
-        let registry = crate::connectors::registry();
+        let registry = crate::app::capabilities().connectors;
         let mut paths = Vec::new();
         for connector in registry.iter() {
             let provider = connector.provider();

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use axum::{body::Bytes, extract::State, http::HeaderMap, routing::post};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
+use tracing::Instrument;
 use utoipa::{
     ToSchema,
     openapi::{
@@ -164,7 +165,8 @@ async fn delete_config(
     let Some(integration) = found else {
         return Ok(Json(Reply::not_configured().0));
     };
-    Ok(Json(connector.revoke(&app, &integration).await.0))
+    let reply = traced("revoke", &integration, connector.revoke(&app, &integration)).await;
+    Ok(Json(reply.0))
 }
 
 /// Whether the caller's integration is configured and active, and how its last calls went.
@@ -219,7 +221,8 @@ async fn test(
     let Some(integration) = active(&app, &caller, connector.provider()).await? else {
         return Ok(Json(Reply::not_configured().0));
     };
-    Ok(Json(connector.test(&app, &integration).await.0))
+    let reply = traced("test", &integration, connector.test(&app, &integration)).await;
+    Ok(Json(reply.0))
 }
 
 /// Pulls the provider's data in now (admins; what each connector pulls: docs/integrations/).
@@ -251,8 +254,36 @@ async fn sync(
     let Some(integration) = active(&app, &caller, connector.provider()).await? else {
         return Ok(Json(Reply::not_configured().0));
     };
-    let reply = connector.sync(&app, &acting, &integration, &params).await;
+    let call = connector.sync(&app, &acting, &integration, &params);
+    let reply = traced("sync", &integration, call).await;
     Ok(Json(reply.0))
+}
+
+/// Runs a connector call in a span naming the provider, the operation, the workspace and the
+/// integration, and logs a failed call in it, so one broken integration can be followed in the
+/// JSON logs.
+async fn traced(
+    operation: &'static str,
+    integration: &store::Integration,
+    call: impl Future<Output = Reply>,
+) -> Reply {
+    let record = &integration.record;
+    let span = tracing::info_span!(
+        "connector",
+        provider = %record.provider,
+        operation,
+        workspace = %record.workspace_id,
+        integration = %record.id,
+    );
+    async {
+        let reply = call.await;
+        if let Some(error) = reply.0["error"].as_str() {
+            tracing::info!(error, "connector call failed");
+        }
+        reply
+    }
+    .instrument(span)
+    .await
 }
 
 async fn active(
@@ -288,7 +319,15 @@ fn receiver_route(
         .build();
     let handler = move |State(app): State<AppState>, headers: HeaderMap, body: Bytes| {
         let connector = connector.clone();
-        async move { connector.receive(&app, receiver.name, &headers, body).await }
+        // Debug level: an info span per delivery would cost the hot path (see
+        // platform::request_log); every delivery is in the inbound ledger anyway.
+        let span = tracing::debug_span!("connector.receive", provider = %provider, receiver = receiver.name);
+        async move {
+            connector
+                .receive(&app, receiver.name, &headers, body)
+                .instrument(span)
+                .await
+        }
     };
     (Vec::new(), paths, post(handler))
 }
@@ -324,7 +363,7 @@ mod tests {
 
     #[test]
     fn only_the_registered_connectors_receivers_become_documented_routes() {
-        let every = crate::connectors::registry();
+        let every = crate::app::capabilities().connectors;
         for connector in every.iter() {
             let mut one = ConnectorRegistry::default();
             one.register(connector.clone());

@@ -18,8 +18,11 @@ pub fn init(filter: &str, format: LogFormat) -> anyhow::Result<WorkerGuard> {
                 fmt::layer()
                     .json()
                     .flatten_event(true)
+                    // Background work logs inside spans naming what it works on (a job, an
+                    // endpoint and a delivery attempt, a connector call): every line carries
+                    // them, so one failing delivery can be followed.
                     .with_current_span(false)
-                    .with_span_list(false)
+                    .with_span_list(true)
                     .with_writer(writer),
             )
             .try_init()?,

@@ -204,6 +204,28 @@ both! {
         assert_eq!(calls.lock().unwrap().len(), 1, "one job ran, once");
     }
 
+    async fn finished_jobs_are_purged_after_their_kinds_retention(backend) {
+        let app = TestApp::private(backend, &[("TIMEBRIDGE_JOBS", "false")]).await;
+        let calls = Calls::default();
+        let registry = registry();
+        let r = runner(&app.db, &registry, &calls, "a");
+        let (old, recent, waiting) = (
+            push(&app.db, &registry, "once", JobOptions::default()).await,
+            push(&app.db, &registry, "once", JobOptions::default()).await,
+            push(&app.db, &registry, "once", JobOptions { run_after: Some(time::now() + Duration::from_secs(3600)), ..Default::default() }).await,
+        );
+        r.tick().await.unwrap();
+        // Finished eight days ago: past the default seven days.
+        job::ActiveModel { id: Set(old), finished_at: Set(Some(time::now() - Duration::from_secs(8 * 86_400))), ..Default::default() }
+            .update(app.db.conn())
+            .await
+            .unwrap();
+        r.purge_finished().await;
+        assert!(job::Entity::find_by_id(old).one(app.db.conn()).await.unwrap().is_none(), "purged");
+        assert_eq!(row(&app.db, recent).await.status, JobStatus::Succeeded, "kept");
+        assert_eq!(row(&app.db, waiting).await.status, JobStatus::Pending, "unfinished jobs are never purged");
+    }
+
     async fn a_job_whose_instance_died_is_taken_over_when_its_lease_expires(backend) {
         let app = TestApp::private(backend, &[("TIMEBRIDGE_JOBS", "false")]).await;
         let calls = Calls::default();
@@ -244,6 +266,41 @@ both! {
         let calls = calls.lock().unwrap();
         for id in &ids {
             assert_eq!(calls.get(id), Some(&1), "job {id} ran once");
+        }
+    }
+
+    async fn a_job_enqueued_with_a_change_runs_once_it_commits_and_never_if_it_rolls_back(backend) {
+        use timebridge::platform::{changes::WorkspaceChange, outbox::Actor};
+        let app = TestApp::private(backend, &[("TIMEBRIDGE_JOBS", "true")]).await;
+        let member = app.member(true, timebridge::directory::Plan::Pro).await;
+        let kind = app.state.jobs.get("github_sync").expect("registered by the GitHub connector");
+        let options = |key: &str| JobOptions {
+            workspace_id: Some(member.workspace.id),
+            dedup_key: Some(key.into()),
+            ..Default::default()
+        };
+
+        let change = WorkspaceChange::begin(&app.db, member.workspace.id, Actor::system()).await.unwrap();
+        let rolled_back = jobs::enqueue(&*change, kind, &json!({}), options("rolled-back")).await.unwrap();
+        drop(change);
+        let mut change = WorkspaceChange::begin(&app.db, member.workspace.id, Actor::system()).await.unwrap();
+        let Enqueued::New(id) = jobs::enqueue(&*change, kind, &json!({}), options("committed")).await.unwrap() else {
+            panic!("a new job");
+        };
+        change.wake(jobs::jobs_queued(&app.db));
+        change.commit().await.unwrap();
+
+        // The running server's own runner picks it up.
+        let done = eventually(|| {
+            let db = app.db.clone();
+            async move { Some(row(&db, id).await).filter(|j| j.status == JobStatus::Succeeded) }
+        })
+        .await;
+        assert_eq!((done.attempts, done.workspace_id), (1, Some(member.workspace.id)));
+        let outcome: Value = serde_json::from_str(done.outcome.as_deref().unwrap()).unwrap();
+        assert_eq!(outcome["synced"], 0, "{outcome}");
+        if let Enqueued::New(gone) = rolled_back {
+            assert!(job::Entity::find_by_id(gone).one(app.db.conn()).await.unwrap().is_none(), "rolled back with its change");
         }
     }
 

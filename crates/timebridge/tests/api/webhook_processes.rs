@@ -25,6 +25,11 @@ struct Server {
 
 impl Server {
     async fn spawn(url: &str, env: &[(&str, &str)]) -> Self {
+        Self::spawn_logging(url, env, Stdio::null()).await
+    }
+
+    /// A server whose logs (JSON lines) go to `stderr`.
+    async fn spawn_logging(url: &str, env: &[(&str, &str)], stderr: Stdio) -> Self {
         let port = Receiver::down_address().await.port();
         let mut command = Command::new(BIN);
         command
@@ -33,7 +38,7 @@ impl Server {
             .env("TIMEBRIDGE_SECRET_KEY", TEST_KEY)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(stderr);
         for (k, v) in WEBHOOK_ENV.iter().chain(env) {
             command.env(k, v);
         }
@@ -119,6 +124,41 @@ async fn wait_distinct(receiver: &Receiver, n: usize, secs: u64) -> HashMap<Stri
 }
 
 both! {
+    async fn a_failing_delivery_can_be_followed_in_the_json_logs(backend) {
+        let (url, _dir) = private_database(backend).await;
+        let setup = TestApp::on_database(&url, &[WEBHOOK_ENV, &[("WEBHOOK_WORKERS", "0")]].concat()).await;
+        let admin = admin_token(&setup).await;
+        let down = format!("http://{}/hook", Receiver::down_address().await);
+        let (endpoint, _) = register(&setup, &admin, &down, json!(["project.created"])).await;
+        let logs = tempfile::NamedTempFile::new().unwrap();
+        let _server = Server::spawn_logging(
+            &url,
+            &[("RUST_LOG", "info"), ("LOG_FORMAT", "json")],
+            Stdio::from(logs.reopen().unwrap()),
+        )
+        .await;
+        let (status, _) = send(setup.post(&admin, "/api/v1/projects").json(&json!({"name": "Followed"}))).await;
+        assert_eq!(status, 201);
+        let failed = eventually(|| {
+            let text = std::fs::read_to_string(logs.path()).unwrap_or_default();
+            let line = text
+                .lines()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .find(|l| l["message"] == "webhook delivery attempt failed");
+            async move { line }
+        })
+        .await;
+        let spans = failed["spans"].as_array().expect("the line carries its spans");
+        let round = spans.iter().find(|s| s["name"] == "webhook.endpoint").expect("in the endpoint's round");
+        assert_eq!(round["endpoint"], endpoint, "{failed}");
+        assert!(round["workspace"].is_string(), "{failed}");
+        let attempt = spans.iter().find(|s| s["name"] == "webhook.attempt").expect("in the attempt");
+        assert_eq!(attempt["attempt"], 1, "{failed}");
+        assert_eq!(attempt["event"], "project.created", "{failed}");
+        assert!(attempt["delivery"].is_string(), "{failed}");
+        assert!(failed["error"].as_str().unwrap().contains("connect"), "{failed}");
+    }
+
     async fn a_server_killed_mid_run_delivers_every_event_after_restart(backend) {
         let (url, _dir) = private_database(backend).await;
         // This in-test server only sets up (it delivers nothing).

@@ -1,4 +1,4 @@
-//! The GitHub connector's background work: the `github_sync` job.
+//! The GitHub connector's registration and background work: the `github_sync` job.
 
 use std::time::Duration;
 
@@ -15,7 +15,9 @@ use crate::{
 /// How often every active GitHub integration with a token is synced.
 const EVERY: Duration = Duration::from_secs(30 * 60);
 
+/// Plugs GitHub in: the connector, and the `github_sync` job.
 pub fn register(c: &mut Capabilities) {
+    c.connector(std::sync::Arc::new(super::GithubConnector));
     c.job(
         JobKind::new(
             "github_sync",

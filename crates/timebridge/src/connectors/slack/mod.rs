@@ -31,11 +31,12 @@ use crate::{
 /// The connector.
 pub struct SlackConnector;
 
-/// Plugs Slack in: timer notices after each commit that starts or stops a timer, and the
-/// `slack_daily_summary` job.
+/// Plugs Slack in: the connector, timer notices after each commit that starts or stops a
+/// timer, and the `slack_daily_summary` job.
 pub fn register(c: &mut crate::app::Capabilities) {
     use std::{sync::Arc, time::Duration};
 
+    c.connector(Arc::new(SlackConnector));
     c.after_commit(|app| Arc::new(notify::TimerNotices::new(app)));
     let every = Duration::from_secs(30 * 60);
     c.job(
