@@ -366,6 +366,8 @@ fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         window: state.config.rate_limits.window,
         trust_forwarded_for: state.config.trust_forwarded_for,
         table,
+        auth_failures: state.config.rate_limits.auth_failures,
+        blocked: Arc::new(quick_cache::sync::Cache::new(10_000)),
     };
     let api = api.route_layer(middleware::from_fn_with_state(guard_state, guard));
 
@@ -381,6 +383,7 @@ fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
         ))
+        .layer(middleware::from_fn(platform::extract::refuse_nul_in_query))
         .layer(middleware::from_fn(log_requests))
         .with_state(state);
     (router, doc)

@@ -117,6 +117,11 @@ pub const SETTINGS: &[Setting] = &[
         "The rate-limit window the tier budgets apply to.",
     ),
     s(
+        "RATE_LIMIT_AUTH_FAILURES",
+        "30",
+        "Failed authentications (a token presented and refused) one client address may make per window; beyond them the address gets 429 until the window allows another. 0 = no limit.",
+    ),
+    s(
         "WEBHOOK_MAX_RETRIES",
         "5",
         "Delivery attempts after the first before a webhook delivery fails.",
@@ -278,6 +283,8 @@ pub struct RateLimitConfig {
     pub pro: u32,
     pub enterprise: u32,
     pub window: Duration,
+    /// Refused tokens per client address per window (0: unlimited).
+    pub auth_failures: u32,
 }
 
 impl RateLimitConfig {
@@ -548,6 +555,7 @@ impl Config {
                 pro: r.positive("RATE_LIMIT_TIER_PRO_REQ_PER_MIN")?,
                 enterprise: r.positive("RATE_LIMIT_TIER_ENTERPRISE_REQ_PER_MIN")?,
                 window: r.seconds("RATE_LIMIT_WINDOW_SECONDS")?,
+                auth_failures: r.count("RATE_LIMIT_AUTH_FAILURES")?,
             },
             webhooks: WebhookConfig {
                 max_retries: r.count("WEBHOOK_MAX_RETRIES")?,

@@ -140,6 +140,60 @@ pub struct Guard {
     /// Take the client address from `X-Forwarded-For` (behind a trusted proxy).
     pub trust_forwarded_for: bool,
     pub table: Arc<AccessTable>,
+    /// Refused tokens one client address may present per window (0: unlimited).
+    pub auth_failures: u32,
+    /// Addresses over that budget, until when: refused without asking the authority.
+    pub blocked: Arc<quick_cache::sync::Cache<IpAddr, Instant>>,
+}
+
+impl Guard {
+    /// The refusal for an address over its failed-authentication budget, if it is.
+    fn still_blocked(&self, peer: Option<IpAddr>) -> Option<ApiError> {
+        let until = self.blocked.get(&peer?)?;
+        let now = Instant::now();
+        (until > now).then(|| self.too_many_failures(until - now))
+    }
+
+    fn too_many_failures(&self, retry_after: std::time::Duration) -> ApiError {
+        ApiError::RateLimited {
+            limit: self.auth_failures,
+            window_secs: self.window.as_secs(),
+            retry_after_secs: retry_after.as_millis().div_ceil(1000).max(1) as u64,
+        }
+    }
+
+    /// Counts a refused token against the address; past the budget, blocks it and answers
+    /// 429 instead of `refusal`.
+    async fn failed(&self, peer: Option<IpAddr>, refusal: ApiError) -> ApiError {
+        let Some(ip) = peer.filter(|_| self.auth_failures > 0) else {
+            return refusal;
+        };
+        if refusal.status() != axum::http::StatusCode::UNAUTHORIZED {
+            return refusal;
+        }
+        let decision = self
+            .limiter
+            .check(address_key(ip), self.auth_failures)
+            .await;
+        if decision.allowed {
+            return refusal;
+        }
+        self.blocked
+            .insert(ip, Instant::now() + decision.retry_after);
+        tracing::info!(client = %ip, "too many failed authentications; address blocked for the window");
+        self.too_many_failures(decision.retry_after)
+    }
+}
+
+/// The rate-limit key of a client address's failed authentications: its IPv6 form (IPv4
+/// mapped), marked so it never equals a token id.
+fn address_key(ip: IpAddr) -> Uuid {
+    const MARK: u128 = 0x6661_696c_6564_2d61_7574_682d_6970_0000;
+    let v6 = match ip {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+        IpAddr::V6(v6) => v6,
+    };
+    Uuid::from_u128(u128::from(v6) ^ MARK)
 }
 
 const MISSING_TOKEN: &str = "Missing API token: send it as 'Authorization: Bearer <token>', \
@@ -208,10 +262,16 @@ pub async fn guard(State(guard): State<Guard>, mut req: Request, next: Next) -> 
     let peer = client_ip(&req, guard.trust_forwarded_for);
     let principal = match presented_token(req.headers()) {
         Err(err) => return err.into_response(),
-        Ok(token) => match guard.authority.authenticate(token, peer).await {
-            Ok(principal) => principal,
-            Err(refused) => return refused.into_response(),
-        },
+        Ok(token) => {
+            // Token guessing costs the guesser, not the database.
+            if let Some(blocked) = guard.still_blocked(peer) {
+                return blocked.into_response();
+            }
+            match guard.authority.authenticate(token, peer).await {
+                Ok(principal) => principal,
+                Err(refused) => return guard.failed(peer, refused).await.into_response(),
+            }
+        }
     };
 
     let method = req.method().to_string();

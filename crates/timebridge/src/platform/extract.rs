@@ -69,6 +69,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "The request body must be a JSON object".into(),
         ));
     }
+    refuse_nul(bytes)?;
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let path = err.path().to_string();
@@ -81,6 +82,72 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     de.end()
         .map_err(|e| ApiError::BadRequest(format!("Malformed JSON: {e}")))?;
     Ok(value)
+}
+
+/// What a field holding the NUL character is told.
+const NUL_MESSAGE: &str = "must not contain the NUL character (\\u0000)";
+
+/// Refuses a JSON body with a NUL character in a string, naming the field: PostgreSQL cannot
+/// store one in text, and SQLite answers the same, so every database behaves alike. Only a
+/// body that spells `\u0000` is parsed twice.
+fn refuse_nul(bytes: &[u8]) -> Result<(), ApiError> {
+    if !bytes.windows(6).any(|w| w == b"\\u0000") {
+        return Ok(());
+    }
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        // Malformed: the parse that follows says how.
+        return Ok(());
+    };
+    match nul_path(&value, String::new()) {
+        Some(path) => Err(ApiError::invalid(
+            if path.is_empty() { "body" } else { &path },
+            NUL_MESSAGE,
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The path (`notes`, `entries[2].notes`) of the first string or key holding a NUL.
+fn nul_path(value: &serde_json::Value, path: String) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => s.contains('\0').then_some(path),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| nul_path(v, format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let here = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            if k.contains('\0') {
+                return Some(here);
+            }
+            nul_path(v, here)
+        }),
+        _ => None,
+    }
+}
+
+/// Refuses a query string with a NUL character (`%00`) in a parameter, naming it: a middleware
+/// in front of every route, since lists read their filters with several extractors.
+pub async fn refuse_nul_in_query(
+    req: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if let Some(query) = req.uri().query()
+        && query.contains("%00")
+        && let Some((name, _)) = form_urlencoded::parse(query.as_bytes())
+            .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+    {
+        let name = name.replace('\0', "");
+        return ApiError::invalid(if name.is_empty() { "query" } else { &name }, NUL_MESSAGE)
+            .into_response();
+    }
+    next.run(req).await
 }
 
 /// Reads a typed value out of an already parsed JSON body, naming the offending field on a
@@ -106,6 +173,14 @@ fn shape_error(path: &str, message: &str) -> ApiError {
         return ApiError::invalid(&field, "is required");
     }
     let field = if path == "." { "body" } else { path };
+    // uuid's own words ("UUID parsing failed: invalid character: expected an optional prefix
+    // of `urn:uuid:` …") say nothing a client can act on.
+    let message = if message.starts_with("UUID parsing failed") || message.contains("invalid UUID")
+    {
+        "must be a UUID such as 0192f5e4-8d3a-7b1c-9e2f-1a2b3c4d5e6f"
+    } else {
+        message
+    };
     let mut errors = FieldErrors::new();
     errors.add(field, message);
     ApiError::Validation(errors)
@@ -217,6 +292,32 @@ mod tests {
         assert_eq!(status, 400);
         assert!(text.contains("\"name\""), "{text}");
         assert!(text.contains("is required"), "{text}");
+    }
+
+    #[test]
+    fn a_nul_character_is_refused_naming_its_field() {
+        let (status, text) =
+            code_and_errors(parse_json::<Body>(br#"{"name": "a\u0000b", "rate": 1}"#).unwrap_err());
+        assert_eq!(status, 400);
+        assert!(text.contains("\"name\"") && text.contains("NUL"), "{text}");
+        // An escaped backslash before u0000 is not a NUL.
+        assert!(parse_json::<Body>(br#"{"name": "a\\u0000b"}"#).is_ok());
+    }
+
+    #[test]
+    fn a_bad_uuid_says_what_a_uuid_looks_like() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Ref {
+            project_id: uuid::Uuid,
+        }
+        let (status, text) =
+            code_and_errors(parse_json::<Ref>(br#"{"project_id": "nope"}"#).unwrap_err());
+        assert_eq!(status, 400);
+        assert!(
+            text.contains("project_id") && text.contains("must be a UUID such as"),
+            "{text}"
+        );
     }
 
     #[test]

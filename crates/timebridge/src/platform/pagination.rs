@@ -9,6 +9,9 @@ use super::error::{ApiError, FieldErrors};
 pub const DEFAULT_PER_PAGE: u64 = 50;
 pub const MAX_PER_PAGE: u64 = 100;
 
+/// The most rows a page may skip.
+const MAX_OFFSET: u64 = i64::MAX as u64;
+
 /// `page` and `per_page` as sent; flatten this into a list's query struct.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -62,10 +65,19 @@ impl PageRequest {
         if per_page < 1 {
             errors.add("per_page", "must be at least 1");
         }
+        let per_page = (per_page.max(1) as u64).min(MAX_PER_PAGE);
+        // The databases count rows to skip in a signed 64-bit integer.
+        let skipped = (page.max(1) as u64 - 1).checked_mul(per_page);
+        if page >= 1 && skipped.is_none_or(|n| n > MAX_OFFSET) {
+            errors.add(
+                "page",
+                format!("is out of range: at most {}", MAX_OFFSET / per_page + 1),
+            );
+        }
         errors.into_result()?;
         Ok(Self {
             page: page as u64,
-            per_page: (per_page as u64).min(MAX_PER_PAGE),
+            per_page,
         })
     }
 
@@ -103,6 +115,27 @@ impl Pagination {
             next_page: has_next.then_some(request.page + 1),
             prev_page: has_prev.then_some(request.page - 1),
         }
+    }
+}
+
+#[cfg(test)]
+mod page_range_tests {
+    use super::*;
+
+    #[test]
+    fn a_page_past_what_the_database_can_skip_is_a_400_naming_page() {
+        let params = PageParams {
+            page: Some(i64::MAX),
+            per_page: Some(50),
+        };
+        let err = PageRequest::from_params(&params).unwrap_err();
+        assert_eq!(err.status().as_u16(), 400);
+        assert!(format!("{err:?}").contains("\"page\""), "{err:?}");
+        let last = PageParams {
+            page: Some((MAX_OFFSET / 50 + 1) as i64),
+            per_page: Some(50),
+        };
+        assert!(PageRequest::from_params(&last).is_ok());
     }
 }
 
