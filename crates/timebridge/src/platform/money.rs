@@ -27,7 +27,7 @@ pub fn from_cents(cents: i64) -> Decimal {
     Decimal::new(cents, 2)
 }
 
-/// Serializes an amount as an exact JSON number with its two decimal places (`85.50`), never
+/// Serializes an amount as an exact JSON number with its decimal places (`85.50`), never
 /// through a float. Use with `#[serde(with = "money::json")]`.
 pub mod json {
     use rust_decimal::Decimal;
@@ -38,6 +38,20 @@ pub mod json {
         RawValue::from_string(amount.to_string())
             .map_err(S::Error::custom)?
             .serialize(s)
+    }
+}
+
+/// Serializes hours as an exact JSON number with exactly two decimal places (`1.00`, `0.00`,
+/// `1.50`) wherever they appear, a sum or a zero included. Use with
+/// `#[serde(with = "money::hours_json")]`.
+pub mod hours_json {
+    use rust_decimal::Decimal;
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(hours: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+        let mut hours = *hours;
+        hours.rescale(2);
+        super::json::serialize(&hours, s)
     }
 }
 
@@ -74,6 +88,24 @@ pub fn check(
 mod tests {
     use super::*;
     use std::str::FromStr;
+
+    #[test]
+    fn hours_always_print_two_places() {
+        #[derive(serde::Serialize)]
+        struct Row {
+            #[serde(with = "hours_json")]
+            hours: Decimal,
+        }
+        for (value, text) in [
+            (Decimal::ZERO, "0.00"),
+            (Decimal::ONE, "1.00"),
+            (d("1.5"), "1.50"),
+            (d("85.50"), "85.50"),
+        ] {
+            let out = serde_json::to_string(&Row { hours: value }).unwrap();
+            assert_eq!(out, format!("{{\"hours\":{text}}}"));
+        }
+    }
 
     fn d(s: &str) -> Decimal {
         Decimal::from_str(s).unwrap()

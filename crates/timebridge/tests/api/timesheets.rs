@@ -96,7 +96,7 @@ both! {
         assert_eq!(period["period_start"], "2027-03-01");
         assert_eq!(period["period_end"], "2027-03-07");
         assert_eq!(period["status"], "draft");
-        assert_eq!(period["total_hours"], json!(0));
+        assert_eq!(period["total_hours"], json!(0.0), "hours print as 0.00 like everywhere else");
         assert_eq!(period["submitted_at"], json!(null));
 
         // Any day of the same week answers the same period, with 200.
@@ -148,7 +148,7 @@ both! {
         let period = open(&app, &token, json!({"reference_date": "2027-03-02"}), 201).await;
         assert_eq!(period["total_hours"], json!(3.5));
         let next = open(&app, &token, json!({"reference_date": "2027-03-08"}), 201).await;
-        assert_eq!(next["total_hours"], json!(1));
+        assert_eq!(next["total_hours"], json!(1.0));
         let theirs = open(&app, &admin, json!({"reference_date": "2027-03-02"}), 201).await;
 
         let (status, list) = send(app.get(&admin, "/api/v1/timesheet-periods")).await;
@@ -156,8 +156,8 @@ both! {
         let totals: Vec<_> = list["timesheet_periods"].as_array().unwrap().iter().map(|p| (p["id"].clone(), p["total_hours"].clone())).collect();
         assert_eq!(totals.len(), 3);
         assert!(totals.contains(&(period["id"].clone(), json!(3.5))), "{list}");
-        assert!(totals.contains(&(next["id"].clone(), json!(1))), "{list}");
-        assert!(totals.contains(&(theirs["id"].clone(), json!(1))), "{list}");
+        assert!(totals.contains(&(next["id"].clone(), json!(1.0))), "{list}");
+        assert!(totals.contains(&(theirs["id"].clone(), json!(1.0))), "{list}");
     }
 
     async fn periods_are_submitted_then_approved_or_rejected_and_resubmitted(backend) {
@@ -265,7 +265,7 @@ both! {
         .expect("timer stopped");
         let (status, body) = send(app.post(&token, &path(&period, "submit"))).await;
         assert_eq!(status, 200, "{body}");
-        assert_eq!(body["timesheet_period"]["total_hours"], json!(1));
+        assert_eq!(body["timesheet_period"]["total_hours"], json!(1.0));
     }
 
     async fn only_draft_or_rejected_periods_are_deleted_by_owner_or_admin(backend) {

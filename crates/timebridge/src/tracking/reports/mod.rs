@@ -23,10 +23,10 @@ pub struct Summary {
     /// Last instant of the range (a date bound covers the whole day).
     #[serde(with = "time::serde::rfc3339")]
     pub end_date: OffsetDateTime,
-    #[serde(with = "money::json")]
+    #[serde(with = "money::hours_json")]
     #[schema(value_type = f64, example = 12.5)]
     pub total_hours: Decimal,
-    #[serde(with = "money::json")]
+    #[serde(with = "money::hours_json")]
     #[schema(value_type = f64, example = 10.0)]
     pub billable_hours: Decimal,
     /// Σ of the projects' billable amounts.
@@ -47,10 +47,10 @@ pub struct Summary {
 pub struct ProjectSummary {
     pub project_id: Uuid,
     pub project_name: String,
-    #[serde(with = "money::json")]
+    #[serde(with = "money::hours_json")]
     #[schema(value_type = f64, example = 12.5)]
     pub hours: Decimal,
-    #[serde(with = "money::json")]
+    #[serde(with = "money::hours_json")]
     #[schema(value_type = f64, example = 10.0)]
     pub billable_hours: Decimal,
     /// Billable hours × the project's hourly rate (else its client's default rate, else 0).
@@ -65,10 +65,10 @@ pub struct ProjectSummary {
 pub struct UserSummary {
     pub user_id: Uuid,
     pub user_name: String,
-    #[serde(with = "money::json")]
+    #[serde(with = "money::hours_json")]
     #[schema(value_type = f64, example = 12.5)]
     pub hours: Decimal,
-    #[serde(with = "money::json")]
+    #[serde(with = "money::hours_json")]
     #[schema(value_type = f64, example = 10.0)]
     pub billable_hours: Decimal,
     pub entries: u64,
@@ -80,10 +80,10 @@ pub struct DaySummary {
     #[serde(with = "iso_date")]
     #[schema(value_type = String, format = Date, example = "2026-11-23")]
     pub date: Date,
-    #[serde(with = "money::json")]
+    #[serde(with = "money::hours_json")]
     #[schema(value_type = f64, example = 8.0)]
     pub hours: Decimal,
-    #[serde(with = "money::json")]
+    #[serde(with = "money::hours_json")]
     #[schema(value_type = f64, example = 6.5)]
     pub billable_hours: Decimal,
 }

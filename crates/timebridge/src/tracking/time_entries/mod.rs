@@ -44,7 +44,7 @@ pub struct TimeEntryView {
     /// Whole seconds; `null` while the timer runs.
     pub duration_seconds: Option<i64>,
     /// Hours, rounded to two decimals (0 while running).
-    #[serde(with = "money::json")]
+    #[serde(with = "money::hours_json")]
     #[schema(value_type = f64, example = 1.5)]
     pub duration_hours: Decimal,
     /// `HH:MM:SS` (elapsed so far while running).

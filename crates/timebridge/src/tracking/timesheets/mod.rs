@@ -39,7 +39,7 @@ pub struct TimesheetPeriodView {
     pub status: PeriodStatus,
     /// Hours of the owner's finished time entries starting within the period (UTC days), to
     /// two decimals.
-    #[serde(with = "money::json")]
+    #[serde(with = "money::hours_json")]
     #[schema(value_type = f64, example = 38.5)]
     pub total_hours: Decimal,
     #[serde(with = "time::serde::rfc3339::option")]
