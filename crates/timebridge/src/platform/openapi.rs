@@ -192,9 +192,37 @@ pub fn finalize(mut doc: Document) -> Document {
         .flatten()
         {
             secure_operation(op);
+            describe_responses(op);
+        }
+        // One handler serving PUT and PATCH carries one operationId; code generators need one
+        // per operation.
+        if let (Some(put), Some(patch)) = (&item.put, &mut item.patch)
+            && put.operation_id.is_some()
+            && put.operation_id == patch.operation_id
+        {
+            patch.operation_id = patch.operation_id.take().map(|id| format!("{id}_patch"));
         }
     }
     doc
+}
+
+/// OpenAPI requires a description on every response: a response declared with a body only
+/// gets the status's reason phrase (`OK`, `Created`).
+fn describe_responses(op: &mut Operation) {
+    for (code, response) in op.responses.responses.iter_mut() {
+        let RefOr::T(response) = response else {
+            continue;
+        };
+        if response.description.trim().is_empty() {
+            let reason = code
+                .parse::<u16>()
+                .ok()
+                .and_then(|c| axum::http::StatusCode::from_u16(c).ok())
+                .and_then(|s| s.canonical_reason())
+                .unwrap_or("Response");
+            response.description = reason.to_owned();
+        }
+    }
 }
 
 fn secure_operation(op: &mut Operation) {

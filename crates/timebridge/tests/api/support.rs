@@ -362,3 +362,40 @@ pub async fn events_after(app: &TestApp, admin_token: &str, after: i64) -> Vec<V
     assert_eq!(status, 200, "{page}");
     page["events"].as_array().cloned().unwrap_or_default()
 }
+
+/// A Python that can import `module`, installing `package` from PyPI when it cannot yet (for
+/// tests that check our output with a standard library: webhook signatures, the OpenAPI
+/// document).
+pub fn python_with(module: &str, package: &str) -> &'static str {
+    use std::process::Command;
+    let python = if Command::new("python3").arg("--version").output().is_ok() {
+        "python3"
+    } else {
+        "python"
+    };
+    let has = || {
+        Command::new(python)
+            .args(["-c", &format!("import {module}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !has() {
+        let out = Command::new(python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                package,
+            ])
+            .output()
+            .expect("pip runs");
+        assert!(
+            out.status.success(),
+            "pip install {package}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    python
+}

@@ -132,6 +132,65 @@ async fn the_openapi_document_declares_every_routes_scope_and_errors() {
     );
 }
 
+/// The served document passes a standard OpenAPI 3.1 validator (every response described,
+/// every operationId unique, every schema well-formed), so code generators accept it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_is_valid_openapi_3_1() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    let doc = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let python = crate::support::python_with("openapi_spec_validator", "openapi-spec-validator");
+    let script = "import json, sys\nfrom openapi_spec_validator import validate\nvalidate(json.load(sys.stdin))\nprint('valid')";
+    let mut child = std::process::Command::new(python)
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(doc.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "valid",
+        "{}",
+        stderr
+            .chars()
+            .rev()
+            .take(3000)
+            .collect::<String>()
+            .chars()
+            .rev()
+            .collect::<String>()
+    );
+    let parsed: serde_json::Value = serde_json::from_str(&doc).unwrap();
+    let mut ids = std::collections::HashSet::new();
+    for item in parsed["paths"].as_object().unwrap().values() {
+        for (method, op) in item.as_object().unwrap() {
+            if let Some(id) = op["operationId"].as_str() {
+                assert!(
+                    ids.insert(id.to_owned()),
+                    "operationId {id} ({method}) is used twice"
+                );
+            }
+        }
+    }
+}
+
 /// Routes providers call, authenticated by their signatures instead of a token.
 const SIGNATURE_VERIFIED: &[&str] = &[
     "/api/integrations/github/webhook",

@@ -392,35 +392,7 @@ both! {
 /// prints `verified` or raises.
 fn python_verifies(r: &Received, secret: &str) -> Result<(), String> {
     use std::process::Command;
-    let has = |py: &str| {
-        Command::new(py)
-            .args(["-c", "import standardwebhooks"])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    let python = if Command::new("python3").arg("--version").output().is_ok() {
-        "python3"
-    } else {
-        "python"
-    };
-    if !has(python) {
-        let out = Command::new(python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "standardwebhooks",
-            ])
-            .output()
-            .expect("pip runs");
-        assert!(
-            out.status.success(),
-            "pip install standardwebhooks: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    let python = crate::support::python_with("standardwebhooks", "standardwebhooks");
     let script = r#"
 import json, sys
 from standardwebhooks.webhooks import Webhook
