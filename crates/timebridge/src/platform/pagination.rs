@@ -20,9 +20,10 @@ pub struct PageParams {
     #[serde(default, deserialize_with = "number")]
     #[param(minimum = 1, default = 1)]
     pub page: Option<i64>,
-    /// Items per page: default 50, larger values are capped at 100.
+    /// Items per page: default 50; larger values are accepted and treated as 100 (the
+    /// answer's `pagination.per_page` says which was used).
     #[serde(default, deserialize_with = "number")]
-    #[param(minimum = 1, maximum = 100, default = 50)]
+    #[param(minimum = 1, default = 50)]
     pub per_page: Option<i64>,
 }
 
