@@ -379,6 +379,9 @@ fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn(
+            platform::extract::json_payload_too_large,
+        ))
         .layer(axum::Extension(BodyLimit(max_body)))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,

@@ -183,9 +183,18 @@ pub fn check_allowed_ips(entries: &[String]) -> Result<Option<String>, TokenErro
     }
 }
 
+/// An empty list is no restriction; an empty entry is an error, never read as one (`[""]`
+/// would otherwise open a token its owner meant to restrict).
 fn allowed_ips_into(entries: &[String], errors: &mut FieldErrors) -> Option<String> {
     let mut nets = Vec::new();
-    for entry in entries.iter().map(|e| e.trim()).filter(|e| !e.is_empty()) {
+    for entry in entries.iter().map(|e| e.trim()) {
+        if entry.is_empty() {
+            errors.add(
+                "allowed_ips",
+                "an entry is empty: give an IP address or CIDR range (send [] for no restriction)",
+            );
+            continue;
+        }
         match entry.parse::<IpNet>() {
             Ok(net) => nets.push(net.trunc()),
             Err(_) => match entry.parse::<IpAddr>() {
@@ -462,6 +471,9 @@ mod tests {
         );
         assert!(check_allowed_ips(&strings(&["10.0.0.300"])).is_err());
         assert_eq!(check_allowed_ips(&[]).unwrap(), None);
+        for empty in [&[""][..], &["  "], &["10.0.0.1", ""]] {
+            assert!(check_allowed_ips(&strings(empty)).is_err(), "{empty:?}");
+        }
     }
 
     #[test]

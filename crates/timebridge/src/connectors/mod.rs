@@ -13,7 +13,8 @@
 //! webhooks are verified, recorded and de-duplicated in [`ledger`].
 //!
 //! Adding a provider (Google, ClickUp, …):
-//! 1. a variant of [`Provider`] (its stored name in `string_value`, the same in `as_str`);
+//! 1. a variant of [`Provider`] (its stored name in `string_value`, the same in `as_str`, and
+//!    the headers of its webhooks worth recording in `recorded_headers`);
 //! 2. its folder beside `github/` and `slack/`, with a type that implements [`Connector`];
 //! 3. its `register(&mut Capabilities)` adding the connector (and its jobs and event consumers),
 //!    called by one line in `app::capabilities()`.
@@ -116,6 +117,15 @@ impl Provider {
     /// The name the actor of a connector's changes carries (`integration` via this).
     pub fn actor_name(self) -> &'static str {
         self.as_str()
+    }
+
+    /// The request headers of its webhooks worth recording in the inbound ledger, besides
+    /// [`ledger::COMMON_HEADERS`] (lower case; nothing that carries a credential or a signature).
+    pub fn recorded_headers(self) -> &'static [&'static str] {
+        match self {
+            Self::Github => github::RECORDED_HEADERS,
+            Self::Slack => slack::RECORDED_HEADERS,
+        }
     }
 }
 
@@ -303,6 +313,37 @@ pub fn answer(status: axum::http::StatusCode, body: Value) -> Response {
 /// A receiver's refusal: `{"ok": false, "error": …}`.
 pub fn refuse(status: axum::http::StatusCode, error: &str) -> Response {
     answer(status, json!({"ok": false, "error": error}))
+}
+
+/// What a receiver says of a failure on Timebridge's side; the cause is in the logs.
+pub const INTERNAL_ERROR: &str =
+    "Something went wrong on Timebridge's side; the request id identifies it in the logs";
+
+/// A receiver's answer to an error: `{"ok": false, "error": …}` (with `errors` per field for a
+/// validation error) and the error's status. A server error says only that something went
+/// wrong: its cause (a database error, say) is logged with the request id, as every 500's is,
+/// and never reaches the provider.
+pub fn fail(error: ApiError) -> Response {
+    let status = error.status();
+    match &error {
+        ApiError::Validation(errors) | ApiError::ValidationWith(errors, _) => answer(
+            status,
+            json!({"ok": false, "error": "Validation failed", "errors": errors}),
+        ),
+        _ if status.is_server_error() => internal_error(error, refuse(status, INTERNAL_ERROR)),
+        _ => refuse(status, &error.to_string()),
+    }
+}
+
+/// `response`, carrying the cause of `error` for the request log when it is a 500 (see
+/// [`fail`]): for receivers that answer a failure in their provider's own shape.
+pub fn internal_error(error: ApiError, mut response: Response) -> Response {
+    if let ApiError::Internal(cause) = &error {
+        response
+            .extensions_mut()
+            .insert(crate::platform::error::InternalCause(format!("{cause:#}")));
+    }
+    response
 }
 
 /// A request header as trimmed, non-empty text.

@@ -4,7 +4,9 @@
 use axum::{
     body::Bytes,
     extract::{FromRequest, FromRequestParts, Request},
-    http::{header, request::Parts},
+    http::{StatusCode, header, request::Parts},
+    middleware::Next,
+    response::{IntoResponse, Response},
 };
 use serde::de::DeserializeOwned;
 
@@ -14,6 +16,22 @@ use super::error::{ApiError, FieldErrors};
 /// body can say what the limit is.
 #[derive(Clone, Copy, Debug)]
 pub struct BodyLimit(pub usize);
+
+/// Middleware: a 413 that one of axum's own extractors answered in plain text (a raw body
+/// read as `Bytes`, a form, multipart) becomes the API's JSON 413, so every oversized request
+/// gets the same answer whichever extractor refused it.
+pub async fn json_payload_too_large(req: Request, next: Next) -> Response {
+    let limit = req.extensions().get::<BodyLimit>().map_or(0, |l| l.0);
+    let response = next.run(req).await;
+    let json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"application/json"));
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE && !json {
+        return ApiError::PayloadTooLarge { limit_bytes: limit }.into_response();
+    }
+    response
+}
 
 /// A JSON request body. Syntax errors are 400 `bad_request`; a body of the wrong shape is a
 /// 400 `validation_error` naming the field; an oversized body is 413.

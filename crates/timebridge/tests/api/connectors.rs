@@ -121,3 +121,43 @@ both! {
         assert!(body["errors"]["github_username"].is_array(), "{body}");
     }
 }
+
+/// Bodies over `MAX_REQUEST_BODY_KB` are refused before anything reads them, with the API's
+/// JSON 413 on every route, whichever way it reads its body: each receiver a connector
+/// declares (raw bytes, checked against a signature) and the token-guarded sync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_body_is_a_json_413_on_every_receiver() {
+    let app = TestApp::with_env(Backend::Sqlite, &[("MAX_REQUEST_BODY_KB", "1")]).await;
+    let (_, token) = app.caller(true, &["write:integrations"]).await;
+    let oversized = format!("{{\"padding\": \"{}\"}}", "x".repeat(4096));
+    let mut requests = Vec::new();
+    for connector in app.state.connectors.iter() {
+        let provider = connector.provider();
+        for receiver in connector.receivers() {
+            requests.push(app.client.post(app.url(&receiver.path(provider))));
+        }
+        requests.push(app.post(&token, &format!("/api/integrations/{provider}/sync")));
+    }
+    assert!(requests.len() >= 4);
+    for request in requests {
+        let response = request
+            .header("Content-Type", "application/json")
+            .body(oversized.clone())
+            .send()
+            .await
+            .unwrap();
+        let url = response.url().path().to_owned();
+        assert_eq!(response.status(), 413, "{url}");
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            content_type.starts_with("application/json"),
+            "{url}: {content_type}"
+        );
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error_code"], "payload_too_large", "{url}: {body}");
+        assert_eq!(body["limit_bytes"], 1024, "{url}: {body}");
+    }
+}

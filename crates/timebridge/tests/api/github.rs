@@ -81,6 +81,67 @@ async fn deliver_raw(
     .await
 }
 
+/// Sends a signed delivery with extra request headers (a proxy's, a misconfigured client's).
+async fn deliver_with_headers(
+    app: &TestApp,
+    delivery: &str,
+    payload: &Value,
+    extra: &[(&str, &str)],
+) -> (u16, Value) {
+    let body = payload.to_string();
+    let mut request = app
+        .client
+        .post(app.url("/api/integrations/github/webhook"))
+        .header("X-GitHub-Event", "issues")
+        .header("X-GitHub-Delivery", delivery)
+        .header("X-GitHub-Hook-ID", "292430182")
+        .header(
+            "X-Hub-Signature-256",
+            signature::sign(SECRET, body.as_bytes()),
+        )
+        .header("User-Agent", "GitHub-Hookshot/044aadd")
+        .header("Content-Type", "application/json");
+    for (name, value) in extra {
+        request = request.header(*name, *value);
+    }
+    send(request.body(body)).await
+}
+
+/// The inbound ledger's rows of a provider.
+pub async fn ledger_rows(
+    app: &TestApp,
+    provider: timebridge::connectors::Provider,
+) -> Vec<timebridge::connectors::entity::inbound::Model> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    use timebridge::connectors::entity::inbound;
+    inbound::Entity::find()
+        .filter(inbound::Column::Provider.eq(provider))
+        .all(app.db.conn())
+        .await
+        .unwrap()
+}
+
+/// Makes every query of the inbound ledger fail, as a broken database would.
+pub async fn break_the_ledger(app: &TestApp) {
+    use sea_orm::ConnectionTrait;
+    app.db
+        .conn()
+        .execute_unprepared("ALTER TABLE inbound_webhooks RENAME TO inbound_webhooks_gone")
+        .await
+        .unwrap();
+}
+
+/// Words of database errors (SQLite's and PostgreSQL's) that must never reach a client.
+pub const DATABASE_WORDS: &[&str] = &[
+    "inbound_webhooks",
+    "relation",
+    "no such table",
+    "SQL",
+    "database",
+    "duplicate key",
+    "UNIQUE",
+];
+
 fn issues_event(action: &str, number: u64, labels: &[&str]) -> Value {
     json!({
         "action": action,
@@ -322,5 +383,78 @@ both! {
         assert_eq!(body["ok"], true);
         let (_, body) = send(app.get(&admin, "/api/integrations/github/config")).await;
         assert_eq!(body["configured"], false);
+    }
+
+    async fn a_delivery_id_longer_than_the_ledger_keeps_is_still_applied_once(backend) {
+        let s = setup(backend, vec![]).await;
+        let long = format!("delivery-{}", "7".repeat(250));
+        let payload = issues_event("opened", 21, &[]);
+        let (status, body) = deliver(&s.app, "issues", &long, &payload).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["created"], true, "{body}");
+        // The same long id again: a duplicate, not a clash on the ledger's unique index.
+        let (status, again) = deliver(&s.app, "issues", &long, &issues_event("closed", 21, &[])).await;
+        assert_eq!(status, 200, "{again}");
+        assert_eq!(again["duplicate"], true, "{again}");
+        // Another id sharing the first 200 characters is another delivery.
+        let sibling = format!("{}8", &long[..long.len() - 1]);
+        let (status, body) = deliver(&s.app, "issues", &sibling, &issues_event("closed", 21, &[])).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.get("duplicate").is_none(), "{body}");
+        let list = tasks(&s.app, &s.admin).await;
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0]["status"], "done", "the sibling was applied");
+        // The whole id is still on record, in the delivery's headers.
+        let rows = ledger_rows(&s.app, timebridge::connectors::Provider::Github).await;
+        assert_eq!(rows.len(), 2);
+        assert!(rows.iter().any(|r| r.headers.contains(&long)), "{rows:?}");
+    }
+
+    async fn credential_headers_are_never_recorded_in_the_ledger(backend) {
+        let s = setup(backend, vec![]).await;
+        let credentials = [
+            ("X-API-Key", "tb_pat_leaked-api-key"),
+            ("Authorization", "Bearer leaked-bearer"),
+            ("Cookie", "session=leaked-cookie"),
+            ("X-Anything-Token", "leaked-token"),
+            ("X-Proxy-Key", "leaked-proxy-key"),
+            ("X-Forwarded-For", "203.0.113.9"),
+        ];
+        let (status, body) = deliver_with_headers(&s.app, "h-1", &issues_event("opened", 31, &[]), &credentials).await;
+        assert_eq!(status, 200, "{body}");
+        let rows = ledger_rows(&s.app, timebridge::connectors::Provider::Github).await;
+        assert_eq!(rows.len(), 1);
+        let recorded: Value = serde_json::from_str(&rows[0].headers).unwrap();
+        assert_eq!(recorded, json!({
+            "x-github-event": "issues",
+            "x-github-delivery": "h-1",
+            "x-github-hook-id": "292430182",
+            "user-agent": "GitHub-Hookshot/044aadd",
+            "content-type": "application/json",
+        }));
+        assert!(!rows[0].headers.contains("leaked") && !rows[0].headers.contains("sha256="), "{}", rows[0].headers);
+    }
+
+    async fn a_database_failure_answers_a_500_that_names_no_database_detail(backend) {
+        let s = setup(backend, vec![]).await;
+        break_the_ledger(&s.app).await;
+        let response = s.app.client
+            .post(s.app.url("/api/integrations/github/webhook"))
+            .header("X-GitHub-Event", "issues")
+            .header("X-GitHub-Delivery", "f-1")
+            .header("X-Hub-Signature-256", signature::sign(SECRET, issues_event("opened", 41, &[]).to_string().as_bytes()))
+            .header("Content-Type", "application/json")
+            .body(issues_event("opened", 41, &[]).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 500);
+        assert!(response.headers().contains_key("x-request-id"), "the request id finds the cause in the logs");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["ok"], false, "{body}");
+        let text = body.to_string();
+        for word in DATABASE_WORDS {
+            assert!(!text.to_lowercase().contains(&word.to_lowercase()), "{word}: {text}");
+        }
     }
 }

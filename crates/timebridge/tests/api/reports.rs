@@ -124,31 +124,82 @@ async fn summary(app: &TestApp, token: &str, query: &str) -> (u16, Value, String
 
 const MARCH: &str = "start_date=2026-03-01&end_date=2026-03-04";
 
+/// Hundredths of a JSON number (hours and amounts have at most two decimals).
+fn hundredths(v: &Value) -> i64 {
+    (v.as_f64().unwrap_or_else(|| panic!("a number: {v}")) * 100.0).round() as i64
+}
+
+/// Every breakdown of a summary adds up to its totals: hours, billable hours, entries, amounts.
+fn assert_rows_add_up(summary: &Value) {
+    let total = |rows: &str, field: &str| -> i64 {
+        summary[rows]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| hundredths(&r[field]))
+            .sum()
+    };
+    for rows in ["by_project", "by_user", "by_day"] {
+        assert_eq!(
+            total(rows, "hours"),
+            hundredths(&summary["total_hours"]),
+            "{rows}: {summary}"
+        );
+        assert_eq!(
+            total(rows, "billable_hours"),
+            hundredths(&summary["billable_hours"]),
+            "{rows}: {summary}"
+        );
+    }
+    for rows in ["by_project", "by_user"] {
+        let entries: u64 = summary[rows]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["entries"].as_u64().unwrap())
+            .sum();
+        assert_eq!(
+            entries,
+            summary["total_entries"].as_u64().unwrap(),
+            "{rows}: {summary}"
+        );
+    }
+    assert_eq!(
+        total("by_project", "billable_amount"),
+        hundredths(&summary["billable_amount"]),
+        "{summary}"
+    );
+}
+
 both! {
     async fn the_summary_adds_up_hours_and_amounts_by_project_user_and_day(backend) {
         let app = TestApp::start(backend).await;
         let f = fixture(&app).await;
         let (status, body, text) = summary(&app, &f.admin_token, MARCH).await;
         assert_eq!(status, 200, "{text}");
-        // 16800 s = 4.67 h; billable 15000 s = 4.17 h; Alpha 2.33 billable h × 100 + Beta
-        // 1.5 h × 80 (the client's rate) = 353.00.
-        assert!(text.contains(r#""total_hours":4.67,"billable_hours":4.17,"billable_amount":353.00,"total_entries":5"#), "{text}");
+        // 16800 s = 4.67 h; billable 15000 s = 4.17 h. Each breakdown shares those hundredths
+        // out: Alpha's 2.833 h and the 0.333 h without a project tie for the last one, which
+        // goes to the larger (Alpha 2.84). Amounts follow the hours shown: Alpha 2.34 billable
+        // h × 100 + Beta 1.5 h × 80 (the client's rate) = 354.00.
+        assert!(text.contains(r#""total_hours":4.67,"billable_hours":4.17,"billable_amount":354.00,"total_entries":5"#), "{text}");
         let s = &body["summary"];
         assert_eq!(s["start_date"], "2026-03-01T00:00:00Z");
         assert_eq!(s["end_date"], "2026-03-04T23:59:59Z");
         assert_eq!(s["by_project"], json!([
-            {"project_id": f.alpha, "project_name": "Alpha", "hours": 2.83, "billable_hours": 2.33, "billable_amount": 233.0, "entries": 3},
+            {"project_id": f.alpha, "project_name": "Alpha", "hours": 2.84, "billable_hours": 2.34, "billable_amount": 234.0, "entries": 3},
             {"project_id": f.beta, "project_name": "Beta", "hours": 1.5, "billable_hours": 1.5, "billable_amount": 120.0, "entries": 1},
+            {"project_id": null, "project_name": "No project", "hours": 0.33, "billable_hours": 0.33, "billable_amount": 0.0, "entries": 1},
         ]));
         assert_eq!(s["by_user"], json!([
-            {"user_id": f.admin.user.id, "user_name": "Test User", "hours": 3.33, "billable_hours": 2.83, "entries": 4},
+            {"user_id": f.admin.user.id, "user_name": "Test User", "hours": 3.34, "billable_hours": 2.84, "entries": 4},
             {"user_id": f.member.user.id, "user_name": "Test User", "hours": 1.33, "billable_hours": 1.33, "entries": 1},
         ]));
         assert_eq!(s["by_day"], json!([
             {"date": "2026-03-02", "hours": 1.5, "billable_hours": 1.0},
-            {"date": "2026-03-03", "hours": 1.83, "billable_hours": 1.83},
+            {"date": "2026-03-03", "hours": 1.84, "billable_hours": 1.84},
             {"date": "2026-03-04", "hours": 1.33, "billable_hours": 1.33},
         ]));
+        assert_rows_add_up(s);
 
         let (_, only_beta, _) = summary(&app, &f.admin_token, &format!("{MARCH}&project_id={}", f.beta)).await;
         assert_eq!(only_beta["summary"]["total_hours"], json!(1.5));
@@ -207,7 +258,9 @@ both! {
         assert_eq!(body["summary"]["total_entries"], 2);
         assert_eq!(body["summary"]["total_hours"], json!(1.5));
         assert_eq!(body["summary"]["billable_amount"], json!(0.0));
-        assert_eq!(body["summary"]["by_project"], json!([]));
+        assert_eq!(body["summary"]["by_project"], json!([
+            {"project_id": null, "project_name": "No project", "hours": 1.5, "billable_hours": 0.0, "billable_amount": 0.0, "entries": 2},
+        ]));
         let today = timebridge::platform::time::format_date(now.date());
         assert_eq!(body["summary"]["end_date"], format!("{today}T23:59:59Z"));
         // New time shows at once: the summary is not served from a stale cache.
@@ -221,5 +274,49 @@ both! {
         scope_matrix(&app, false, "reports", &[
             (Method::GET, "/api/v1/reports/summary".into(), Needs::Read),
         ]).await;
+    }
+
+    async fn time_without_a_project_is_reported_in_a_row_of_its_own(backend) {
+        let app = TestApp::start(backend).await;
+        let (admin, token) = app.caller(true, SETUP).await;
+        let site = project(&app, &token, "Website", None, Some("50")).await;
+        entry(&app, &admin, Some(&site), "2026-03-02T09:00:00Z", Some(7200), true).await;
+        entry(&app, &admin, None, "2026-03-02T13:00:00Z", Some(3600), true).await;
+        let (status, body, text) = summary(&app, &token, "start_date=2026-03-02&end_date=2026-03-02").await;
+        assert_eq!(status, 200, "{text}");
+        let s = &body["summary"];
+        assert_eq!(s["total_hours"], json!(3.0));
+        assert_eq!(s["by_project"], json!([
+            {"project_id": site, "project_name": "Website", "hours": 2.0, "billable_hours": 2.0, "billable_amount": 100.0, "entries": 1},
+            {"project_id": null, "project_name": "No project", "hours": 1.0, "billable_hours": 1.0, "billable_amount": 0.0, "entries": 1},
+        ]));
+        assert_rows_add_up(s);
+        // Asked for one project, there is no such row.
+        let (_, body, _) = summary(&app, &token, &format!("start_date=2026-03-02&end_date=2026-03-02&project_id={site}")).await;
+        assert_eq!(body["summary"]["by_project"].as_array().unwrap().len(), 1, "{body}");
+        assert_eq!(body["summary"]["total_hours"], json!(2.0));
+    }
+
+    async fn the_rows_add_up_to_the_totals_whatever_the_rounding(backend) {
+        let app = TestApp::start(backend).await;
+        let (admin, token) = app.caller(true, SETUP).await;
+        let colleague = app.member_in(&admin.workspace.name, false, None).await;
+        let names = ["A", "B", "C"];
+        let mut projects = Vec::new();
+        for name in names {
+            projects.push(project(&app, &token, name, None, Some("90")).await);
+        }
+        // 20-minute and 7-second entries: a third of an hour never rounds evenly.
+        let mut minute = 0;
+        for (i, who) in [&admin, &colleague, &admin, &colleague, &admin, &admin, &colleague].into_iter().enumerate() {
+            let project = (i % 4 < 3).then(|| projects[i % 3].as_str());
+            let start = format!("2026-03-0{}T{:02}:{:02}:00Z", 2 + i % 3, 8 + minute / 60, minute % 60);
+            minute += 25;
+            let seconds = if i % 2 == 0 { 1200 } else { 1207 };
+            entry(&app, who, project, &start, Some(seconds), i != 3).await;
+        }
+        let (status, body, text) = summary(&app, &token, MARCH).await;
+        assert_eq!(status, 200, "{text}");
+        assert_rows_add_up(&body["summary"]);
     }
 }

@@ -4,7 +4,13 @@
 use serde_json::{Value, json};
 use timebridge::connectors::slack::signature;
 
-use crate::{both, stand_ins::*, support::*, webhooks::admin_token};
+use crate::{
+    both,
+    github::{DATABASE_WORDS, break_the_ledger, ledger_rows},
+    stand_ins::*,
+    support::*,
+    webhooks::admin_token,
+};
 
 const SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 const BOT_TOKEN: &str = "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy";
@@ -84,6 +90,14 @@ async fn slack_post(
 
 /// Runs `/tt <text>` as Slack sends it.
 async fn command(app: &TestApp, text: &str, trigger: &str) -> Value {
+    let (status, reply) = command_answer(app, text, trigger).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["response_type"], "ephemeral", "{reply}");
+    reply
+}
+
+/// Runs `/tt <text>` and returns Slack's view of the answer: status and body.
+async fn command_answer(app: &TestApp, text: &str, trigger: &str) -> (u16, Value) {
     let body = serde_urlencoded::to_string([
         ("token", "xyzz0WbapA4vBCDEFasx0q6G"),
         ("team_id", "T1DC2JH3J"),
@@ -101,17 +115,14 @@ async fn command(app: &TestApp, text: &str, trigger: &str) -> Value {
         ("trigger_id", trigger),
     ])
     .unwrap();
-    let (status, reply) = slack_post(
+    slack_post(
         app,
         &body,
         "application/x-www-form-urlencoded",
         now(),
         SIGNING_SECRET,
     )
-    .await;
-    assert_eq!(status, 200, "{reply}");
-    assert_eq!(reply["response_type"], "ephemeral", "{reply}");
-    reply
+    .await
 }
 
 both! {
@@ -262,6 +273,72 @@ both! {
             let per_workspace = mine.len() - 1;
             let expected = if kind.name == "slack_daily_summary" { 2 } else { 0 };
             assert_eq!(per_workspace, expected, "{}: one job per workspace with the integration", kind.name);
+        }
+    }
+
+    async fn ids_longer_than_the_ledger_keeps_are_still_handled_once(backend) {
+        let s = setup(backend, None).await;
+        // A slash command's trigger_id past 200 characters, replayed.
+        let trigger = format!("13345224609.738474920.{}", "8".repeat(240));
+        let reply = command(&s.app, "start mobile", &trigger).await;
+        assert!(reply["text"].as_str().unwrap().contains("Mobile app"), "{reply}");
+        let reply = command(&s.app, "start mobile", &trigger).await;
+        assert!(reply["text"].as_str().unwrap().contains("already handled"), "{reply}");
+        // An event_id past 200 characters, delivered twice.
+        let event = json!({"type": "event_callback", "event_id": format!("Ev{}", "9".repeat(240)), "event": {"type": "app_mention"}}).to_string();
+        let (status, body) = slack_post(&s.app, &event, "application/json", now(), SIGNING_SECRET).await;
+        assert_eq!((status, body["ignored"].as_bool()), (200, Some(true)), "{body}");
+        let (status, body) = slack_post(&s.app, &event, "application/json", now(), SIGNING_SECRET).await;
+        assert_eq!((status, body["duplicate"].as_bool()), (200, Some(true)), "{body}");
+        assert_eq!(ledger_rows(&s.app, timebridge::connectors::Provider::Slack).await.len(), 2);
+    }
+
+    async fn credential_headers_are_never_recorded_in_the_ledger(backend) {
+        let s = setup(backend, None).await;
+        let event = json!({"type": "event_callback", "event_id": "Ev0CREDS", "event": {"type": "app_mention"}}).to_string();
+        let ts = now().to_string();
+        let (status, body) = send(s.app.client
+            .post(s.app.url("/api/integrations/slack/events"))
+            .header("Content-Type", "application/json")
+            .header("User-Agent", "Slackbot 1.0 (+https://api.slack.com/robots)")
+            .header("X-Slack-Request-Timestamp", &ts)
+            .header("X-Slack-Signature", signature::sign(SIGNING_SECRET, &ts, event.as_bytes()))
+            .header("X-Slack-Retry-Num", "1")
+            .header("X-Slack-Retry-Reason", "http_timeout")
+            .header("X-API-Key", "leaked-api-key")
+            .header("Authorization", "Bearer leaked-bearer")
+            .header("Cookie", "session=leaked-cookie")
+            .header("X-Anything-Token", "leaked-token")
+            .body(event)).await;
+        assert_eq!(status, 200, "{body}");
+        let rows = ledger_rows(&s.app, timebridge::connectors::Provider::Slack).await;
+        assert_eq!(rows.len(), 1);
+        let recorded: Value = serde_json::from_str(&rows[0].headers).unwrap();
+        assert_eq!(recorded, json!({
+            "content-type": "application/json",
+            "user-agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
+            "x-slack-request-timestamp": ts,
+            "x-slack-retry-num": "1",
+            "x-slack-retry-reason": "http_timeout",
+        }));
+        assert!(!rows[0].headers.contains("leaked") && !rows[0].headers.contains("v0="), "{}", rows[0].headers);
+    }
+
+    async fn a_database_failure_is_never_shown_to_the_member_or_to_slack(backend) {
+        let s = setup(backend, None).await;
+        break_the_ledger(&s.app).await;
+        let (status, reply) = command_answer(&s.app, "start mobile", "t-broken").await;
+        assert_eq!(status, 200, "Slack shows the member a reply, not an error page: {reply}");
+        let text = reply["text"].as_str().unwrap();
+        assert!(text.contains("Something went wrong on Timebridge's side"), "{text}");
+        let event = json!({"type": "event_callback", "event_id": "Ev0BROKEN", "event": {"type": "app_mention"}}).to_string();
+        let (status, body) = slack_post(&s.app, &event, "application/json", now(), SIGNING_SECRET).await;
+        assert_eq!(status, 500, "{body}");
+        assert_eq!(body["ok"], false, "{body}");
+        for shown in [reply.to_string(), body.to_string()] {
+            for word in DATABASE_WORDS {
+                assert!(!shown.to_lowercase().contains(&word.to_lowercase()), "{word}: {shown}");
+            }
         }
     }
 }

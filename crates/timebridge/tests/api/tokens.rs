@@ -225,4 +225,32 @@ both! {
         let (_, tokens) = send(app.get(&token, "/api/v1/integration/tokens")).await;
         assert!(tokens["api_tokens"][0]["last_used_at"].is_string(), "last_used_at is written by the batch");
     }
+
+    async fn an_empty_ip_allow_list_entry_is_refused_not_read_as_no_restriction(backend) {
+        let app = TestApp::start(backend).await;
+        let (_, manager) = app.caller(false, MANAGE).await;
+        for entries in [json!([""]), json!(["   "]), json!(["203.0.113.0/24", ""])] {
+            let (status, body) = create(&app, &manager, json!({"name": "x", "scopes": ["read:projects"], "allowed_ips": entries})).await;
+            assert_eq!(status, 400, "{entries}: {body}");
+            assert_eq!(body["error_code"], "validation_error");
+            let messages = body["errors"]["allowed_ips"].as_array().unwrap_or_else(|| panic!("{entries}: {body}"));
+            assert!(messages[0].as_str().unwrap().contains("empty"), "{body}");
+        }
+        let (_, list) = send(app.get(&manager, "/api/v1/integration/tokens")).await;
+        assert_eq!(list["pagination"]["total"], 1, "no token was created: {list}");
+
+        // Nor can a restricted token lose its restriction through an empty entry.
+        let (status, office) = create(&app, &manager, json!({"name": "office", "scopes": ["read:projects"], "allowed_ips": ["203.0.113.0/24"]})).await;
+        assert_eq!(status, 201, "{office}");
+        let id = office["api_token"]["id"].as_str().unwrap();
+        let (status, body) = send(app.patch(&manager, &format!("/api/v1/integration/tokens/{id}")).json(&json!({"allowed_ips": [""]}))).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(body["errors"]["allowed_ips"].is_array(), "{body}");
+        let (status, body) = send(app.get(office["token"].as_str().unwrap(), "/api/v1/projects")).await;
+        assert_eq!(status, 403, "still restricted: {body}");
+        // An empty list is how a token has no restriction.
+        let (status, body) = send(app.patch(&manager, &format!("/api/v1/integration/tokens/{id}")).json(&json!({"allowed_ips": []}))).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["api_token"]["allowed_ips"], json!([]));
+    }
 }

@@ -90,6 +90,15 @@ const RECEIVERS: &[Receiver] = &[Receiver {
     ],
 }];
 
+/// GitHub's delivery headers worth recording in the inbound ledger (never its signatures).
+pub const RECORDED_HEADERS: &[&str] = &[
+    "x-github-event",
+    "x-github-delivery",
+    "x-github-hook-id",
+    "x-github-hook-installation-target-id",
+    "x-github-hook-installation-target-type",
+];
+
 /// The `external_ref` of an issue's task.
 pub fn external_ref(number: u64) -> String {
     format!("github_issue_{number}")

@@ -3,7 +3,7 @@
 use axum::{
     body::Bytes,
     http::{HeaderMap, StatusCode},
-    response::{IntoResponse, Response},
+    response::Response,
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
@@ -16,7 +16,7 @@ use super::{batch::Delivery, external_ref, priority_from_labels, signature};
 use crate::{
     app::AppState,
     connectors::{
-        Provider, answer, header,
+        Provider, answer, fail, header,
         ledger::{self, InboundStatus, Received},
         refuse,
         store::Integration,
@@ -40,7 +40,7 @@ pub async fn receive(app: &AppState, headers: &HeaderMap, body: Bytes) -> Respon
         .await
     {
         Ok(list) => list,
-        Err(e) => return ApiError::from(e).into_response(),
+        Err(e) => return fail(ApiError::from(e)),
     };
     // The signature is checked before anything in the payload is read.
     let Some(integration) = integrations.iter().find(|i| {
@@ -86,10 +86,8 @@ pub async fn receive(app: &AppState, headers: &HeaderMap, body: Bytes) -> Respon
     match app.github.apply(delivery).await {
         Ok(reply) => answer(StatusCode::OK, reply),
         Err(e) => {
-            let message = e.to_string();
-            ledger::record_failure(&app.db, &received, &message).await;
-            let status = e.status();
-            answer(status, json!({"ok": false, "error": message}))
+            ledger::record_failure(&app.db, &received, &e.to_string()).await;
+            fail(e)
         }
     }
 }

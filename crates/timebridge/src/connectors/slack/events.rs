@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use axum::{
     body::Bytes,
     http::{HeaderMap, StatusCode, header::CONTENT_TYPE},
-    response::{IntoResponse, Response},
+    response::Response,
 };
 use serde_json::{Value, json};
 
@@ -14,7 +14,7 @@ use super::{commands, signature};
 use crate::{
     app::AppState,
     connectors::{
-        Provider, answer, header,
+        INTERNAL_ERROR, Provider, answer, fail, header, internal_error,
         ledger::{self, InboundStatus, Received, Seen},
         refuse,
         store::Integration,
@@ -59,7 +59,7 @@ pub async fn receive(app: &AppState, headers: &HeaderMap, body: Bytes) -> Respon
         .await
     {
         Ok(list) => list,
-        Err(e) => return ApiError::from(e).into_response(),
+        Err(e) => return fail(ApiError::from(e)),
     };
     let verified: Vec<&Integration> = integrations
         .iter()
@@ -135,7 +135,7 @@ async fn events_api(
                 Err(e) if crate::platform::constraints::violated(&e, &LEDGER_KEY) => {
                     answer(StatusCode::OK, json!({"ok": true, "duplicate": true}))
                 }
-                Err(e) => ApiError::from(e).into_response(),
+                Err(e) => fail(ApiError::from(e)),
             }
         }
         None => refuse(StatusCode::BAD_REQUEST, "Event without a type"),
@@ -196,10 +196,17 @@ async fn slash_command(
         Err(e) => {
             let message = e.to_string();
             ledger::record_failure(&app.db, &received, &message).await;
-            answer(
+            // Slack shows the reply to the member: a failure of ours is only said to be one.
+            let shown = if e.status().is_server_error() {
+                INTERNAL_ERROR
+            } else {
+                message.as_str()
+            };
+            let reply = answer(
                 StatusCode::OK,
-                ephemeral(format!("Something went wrong: {message}")),
-            )
+                ephemeral(format!("Something went wrong: {shown}")),
+            );
+            internal_error(e, reply)
         }
     }
 }

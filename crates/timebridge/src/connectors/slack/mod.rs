@@ -115,6 +115,13 @@ const RECEIVERS: &[Receiver] = &[Receiver {
     ],
 }];
 
+/// Slack's request headers worth recording in the inbound ledger (never its signature).
+pub const RECORDED_HEADERS: &[&str] = &[
+    "x-slack-request-timestamp",
+    "x-slack-retry-num",
+    "x-slack-retry-reason",
+];
+
 /// Calls a Slack Web API method with the integration's bot token. Slack answers 200 with
 /// `{"ok": false, "error": …}` for its own errors.
 pub async fn call(app: &AppState, integration: &Integration, method: &str, body: &Value) -> Reply {

@@ -13,8 +13,11 @@ use uuid::Uuid;
 
 use crate::platform::{money, time::iso_date};
 
-/// The summary of a range. Hours are exact two-place decimals (the range's seconds, then
-/// rounded half-up); amounts are billable hours × the rate, per project, to the cent.
+/// The summary of a range. Totals are the range's seconds as hours, rounded half-up to two
+/// places. Each breakdown (by project, by user, by day) adds up to the totals exactly: its rows
+/// share the total's hundredths by largest remainder, so a row may show 0.01 h more or less
+/// than its own time rounded alone. Amounts are, per project, the billable hours its row shows
+/// × its rate, to the cent.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct Summary {
     /// First instant of the range.
@@ -34,7 +37,8 @@ pub struct Summary {
     #[schema(value_type = f64, example = 1000.0)]
     pub billable_amount: Decimal,
     pub total_entries: u64,
-    /// Per project, by name (time without a project counts only in the totals).
+    /// Per project, by name, then the time without a project (`project_id: null`, named
+    /// [`NO_PROJECT`]) when there is some: the rows add up to the totals.
     pub by_project: Vec<ProjectSummary>,
     /// Per user, by name.
     pub by_user: Vec<UserSummary>,
@@ -42,10 +46,16 @@ pub struct Summary {
     pub by_day: Vec<DaySummary>,
 }
 
-/// One project's share of a summary.
+/// The name of the row of time without a project.
+pub const NO_PROJECT: &str = "No project";
+
+/// One project's share of a summary, or the share of time without a project.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct ProjectSummary {
-    pub project_id: Uuid,
+    /// `null` for the time without a project.
+    pub project_id: Option<Uuid>,
+    /// The project's name, or `No project`.
+    #[schema(example = "Website relaunch")]
     pub project_name: String,
     #[serde(with = "money::hours_json")]
     #[schema(value_type = f64, example = 12.5)]
@@ -53,7 +63,8 @@ pub struct ProjectSummary {
     #[serde(with = "money::hours_json")]
     #[schema(value_type = f64, example = 10.0)]
     pub billable_hours: Decimal,
-    /// Billable hours × the project's hourly rate (else its client's default rate, else 0).
+    /// Billable hours × the project's hourly rate (else its client's default rate, else 0; 0
+    /// for time without a project).
     #[serde(with = "money::json")]
     #[schema(value_type = f64, example = 1000.0)]
     pub billable_amount: Decimal,

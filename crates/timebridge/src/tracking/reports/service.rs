@@ -1,6 +1,7 @@
 //! The summary report: two grouped queries over the range's finished entries — by (project,
 //! user, billable) and by (day, billable) — so the work is the database's, however many
-//! entries the range holds. Names and rates are loaded for the groups found.
+//! entries the range holds. Names and rates are loaded for the groups found. Every breakdown
+//! shares out the totals' hundredths of an hour ([`apportion`]), so its rows add up to them.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -12,7 +13,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{DaySummary, ProjectSummary, Summary, UserSummary};
+use super::{DaySummary, NO_PROJECT, ProjectSummary, Summary, UserSummary};
 use crate::{
     directory::entity::user,
     platform::{
@@ -187,21 +188,23 @@ async fn days<C: ConnectionTrait>(
         .into_tuple()
         .all(db)
         .await?;
-    let mut by_day: BTreeMap<Date, (i64, i64)> = BTreeMap::new();
+    let mut by_day: BTreeMap<Date, Tally> = BTreeMap::new();
     for (text, billable, seconds) in rows {
         let date = parse_date(&text).map_err(|e| anyhow::anyhow!("day of an entry: {e}"))?;
-        let totals = by_day.entry(date).or_default();
-        totals.0 += seconds.unwrap_or(0);
-        if billable {
-            totals.1 += seconds.unwrap_or(0);
-        }
+        by_day
+            .entry(date)
+            .or_default()
+            .add_seconds(seconds.unwrap_or(0), billable, 0);
     }
-    Ok(by_day
+    let (dates, tallies): (Vec<Date>, Vec<Tally>) = by_day.into_iter().unzip();
+    let shares = Shares::of(&tallies);
+    Ok(dates
         .into_iter()
-        .map(|(date, (all, billable))| DaySummary {
+        .enumerate()
+        .map(|(i, date)| DaySummary {
             date,
-            hours: hours_2dp(all),
-            billable_hours: hours_2dp(billable),
+            hours: shares.hours(i),
+            billable_hours: shares.billable_hours(i),
         })
         .collect())
 }
@@ -216,11 +219,68 @@ struct Tally {
 
 impl Tally {
     fn add(&mut self, group: &Group) {
-        self.seconds += group.seconds;
-        self.entries += group.entries;
-        if group.billable {
-            self.billable_seconds += group.seconds;
+        self.add_seconds(group.seconds, group.billable, group.entries);
+    }
+
+    fn add_seconds(&mut self, seconds: i64, billable: bool, entries: i64) {
+        self.seconds += seconds;
+        self.entries += entries;
+        if billable {
+            self.billable_seconds += seconds;
         }
+    }
+}
+
+/// Hundredths of an hour for each of `seconds`, adding up exactly to their sum rounded
+/// half-up (what the summary's total shows). Each share is its exact value rounded down or up:
+/// every share gets its whole hundredths, and the hundredths left go to the largest
+/// remainders (ties: the larger share, then the earlier one). So a breakdown always adds up
+/// to its total, and no row is off by more than 0.01 h from its own time.
+fn apportion(seconds: &[i64]) -> Vec<i64> {
+    const PER_HUNDREDTH: i128 = 36;
+    let exact: Vec<i128> = seconds.iter().map(|s| i128::from((*s).max(0))).collect();
+    let total = hundredths_of_hours(seconds.iter().map(|s| (*s).max(0)).sum());
+    let mut shares: Vec<i64> = exact
+        .iter()
+        .map(|s| i64::try_from(s / PER_HUNDREDTH).unwrap_or(i64::MAX))
+        .collect();
+    let left = total - shares.iter().sum::<i64>();
+    let mut order: Vec<usize> = (0..exact.len()).collect();
+    order.sort_by(|&a, &b| {
+        let remainder = |i: usize| exact[i] % PER_HUNDREDTH;
+        remainder(b)
+            .cmp(&remainder(a))
+            .then(exact[b].cmp(&exact[a]))
+            .then(a.cmp(&b))
+    });
+    for &i in order.iter().take(usize::try_from(left).unwrap_or(0)) {
+        shares[i] += 1;
+    }
+    shares
+}
+
+/// The hours and billable hours of a breakdown's rows, apportioned (see [`apportion`]).
+struct Shares {
+    hours: Vec<i64>,
+    billable: Vec<i64>,
+}
+
+impl Shares {
+    fn of(rows: &[Tally]) -> Self {
+        let seconds: Vec<i64> = rows.iter().map(|t| t.seconds).collect();
+        let billable: Vec<i64> = rows.iter().map(|t| t.billable_seconds).collect();
+        Self {
+            hours: apportion(&seconds),
+            billable: apportion(&billable),
+        }
+    }
+
+    fn hours(&self, row: usize) -> Decimal {
+        Decimal::new(self.hours[row], 2)
+    }
+
+    fn billable_hours(&self, row: usize) -> Decimal {
+        Decimal::new(self.billable[row], 2)
     }
 }
 
@@ -229,14 +289,12 @@ pub async fn summary(db: &Db, acting: &Acting, range: &SummaryRange) -> Result<S
     let groups = groups(db.conn(), acting.workspace_id, range).await?;
     let by_day = days(db.conn(), acting.workspace_id, range).await?;
     let mut total = Tally::default();
-    let mut projects: HashMap<Uuid, Tally> = HashMap::new();
+    let mut projects: HashMap<Option<Uuid>, Tally> = HashMap::new();
     let mut users: HashMap<Uuid, Tally> = HashMap::new();
     for group in &groups {
         total.add(group);
         users.entry(group.user_id).or_default().add(group);
-        if let Some(project_id) = group.project_id {
-            projects.entry(project_id).or_default().add(group);
-        }
+        projects.entry(group.project_id).or_default().add(group);
     }
     let by_project = project_summaries(db, projects).await?;
     let by_user = user_summaries(db, users).await?;
@@ -260,12 +318,13 @@ fn total_amount(projects: &[ProjectSummary]) -> Decimal {
     total
 }
 
+/// The projects' rows, by name, then the time without a project (when there is some).
 async fn project_summaries(
     db: &Db,
-    tallies: HashMap<Uuid, Tally>,
+    tallies: HashMap<Option<Uuid>, Tally>,
 ) -> Result<Vec<ProjectSummary>, ApiError> {
     let mut found = project::Entity::find()
-        .filter(project::Column::Id.is_in(tallies.keys().copied()))
+        .filter(project::Column::Id.is_in(tallies.keys().filter_map(|id| *id)))
         .all(db.conn())
         .await?;
     found.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
@@ -276,20 +335,37 @@ async fn project_summaries(
         .into_iter()
         .map(|c| (c.id, c.default_hourly_rate_cents))
         .collect();
-    Ok(found
+    // (id, name, rate in cents) of each row, in order.
+    let mut rows: Vec<(Option<Uuid>, String, i64)> = found
         .into_iter()
         .map(|p| {
-            let tally = tallies.get(&p.id).copied().unwrap_or_default();
             let client_rate = p
                 .client_id
                 .and_then(|c| client_rates.get(&c).copied().flatten());
             let rate = p.hourly_rate_cents.or(client_rate).unwrap_or(0);
-            let billable_e4 = hundredths_of_hours(tally.billable_seconds) * 100;
+            (Some(p.id), p.name, rate)
+        })
+        .collect();
+    if tallies.contains_key(&None) {
+        rows.push((None, NO_PROJECT.to_owned(), 0));
+    }
+    let row_tallies: Vec<Tally> = rows
+        .iter()
+        .map(|(id, ..)| tallies.get(id).copied().unwrap_or_default())
+        .collect();
+    let shares = Shares::of(&row_tallies);
+    Ok(rows
+        .into_iter()
+        .zip(row_tallies)
+        .enumerate()
+        .map(|(i, ((project_id, project_name, rate), tally))| {
+            // The amount follows the billable hours the row shows.
+            let billable_e4 = shares.billable[i] * 100;
             ProjectSummary {
-                project_id: p.id,
-                project_name: p.name,
-                hours: hours_2dp(tally.seconds),
-                billable_hours: hours_2dp(tally.billable_seconds),
+                project_id,
+                project_name,
+                hours: shares.hours(i),
+                billable_hours: shares.billable_hours(i),
                 billable_amount: money::from_cents(amount_cents(billable_e4, rate)),
                 entries: tally.entries.max(0) as u64,
             }
@@ -306,17 +382,66 @@ async fn user_summaries(
         .all(db.conn())
         .await?;
     found.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+    let row_tallies: Vec<Tally> = found
+        .iter()
+        .map(|u| tallies.get(&u.id).copied().unwrap_or_default())
+        .collect();
+    let shares = Shares::of(&row_tallies);
     Ok(found
         .into_iter()
-        .map(|u| {
-            let tally = tallies.get(&u.id).copied().unwrap_or_default();
-            UserSummary {
-                user_id: u.id,
-                user_name: u.name,
-                hours: hours_2dp(tally.seconds),
-                billable_hours: hours_2dp(tally.billable_seconds),
-                entries: tally.entries.max(0) as u64,
-            }
+        .zip(row_tallies)
+        .enumerate()
+        .map(|(i, (u, tally))| UserSummary {
+            user_id: u.id,
+            user_name: u.name,
+            hours: shares.hours(i),
+            billable_hours: shares.billable_hours(i),
+            entries: tally.entries.max(0) as u64,
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sum(shares: &[i64]) -> i64 {
+        shares.iter().sum()
+    }
+
+    #[test]
+    fn shares_add_up_to_the_rounded_total() {
+        // 20 min three times: 0.33 each, but the hour is 1.00.
+        assert_eq!(apportion(&[1200, 1200, 1200]), [34, 33, 33]);
+        // The report's fixture: 2 h 50 min, 1 h 30 min and 20 min make 4.67 h.
+        assert_eq!(apportion(&[10200, 5400, 1200]), [284, 150, 33]);
+        // Whole hundredths need nothing shared out.
+        assert_eq!(apportion(&[7200, 3600]), [200, 100]);
+        assert_eq!(apportion(&[]), Vec::<i64>::new());
+        assert_eq!(apportion(&[0, 0]), [0, 0]);
+    }
+
+    #[test]
+    fn every_share_is_its_own_time_rounded_down_or_up() {
+        // A deterministic spread of awkward durations, including seconds below one hundredth.
+        let mut seed: i64 = 7;
+        for n in 1..40 {
+            let seconds: Vec<i64> = (0..n)
+                .map(|_| {
+                    seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+                    seed % 20_000
+                })
+                .collect();
+            let shares = apportion(&seconds);
+            assert_eq!(
+                sum(&shares),
+                hundredths_of_hours(seconds.iter().sum()),
+                "{seconds:?}"
+            );
+            for (s, share) in seconds.iter().zip(&shares) {
+                let floor = s / 36;
+                assert!(*share == floor || *share == floor + 1, "{s} s → {share}");
+            }
+        }
+    }
 }
