@@ -122,7 +122,12 @@ pub struct TokenCreate {
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut config = Config::from_env()?;
-    let _log_guard = telemetry::init(&config.log_filter, config.log_format)?;
+    // Only the commands that are about the schema report the migrations they apply.
+    let log_filter = match &cli.command {
+        Command::Serve { .. } | Command::Migrate => config.log_filter.clone(),
+        _ => telemetry::without_migration_logs(&config.log_filter),
+    };
+    let _log_guard = telemetry::init(&log_filter, config.log_format)?;
     match cli.command {
         Command::Serve { addr } => {
             if let Some(addr) = addr {

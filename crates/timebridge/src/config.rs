@@ -4,7 +4,9 @@
 //! against it by a test, and [`Config::from_env`] reads exactly these names. Invalid values fail
 //! start-up with a message that names the variable.
 
-use std::{collections::HashMap, fmt::Display, net::SocketAddr, str::FromStr, time::Duration};
+use std::{
+    collections::HashMap, fmt::Display, net::SocketAddr, path::Path, str::FromStr, time::Duration,
+};
 
 use crate::directory::Plan;
 
@@ -27,8 +29,8 @@ const fn s(name: &'static str, default: &'static str, description: &'static str)
 pub const SETTINGS: &[Setting] = &[
     s(
         "DATABASE_URL",
-        "sqlite://timebridge.db?mode=rwc",
-        "SQLite file (created on first start) or `postgres://user@host/db`.",
+        "sqlite://timebridge.db",
+        "SQLite file (`sqlite://path/to/file.db`, created on first start in a directory that must exist) or `postgres://user@host/db`.",
     ),
     s(
         "REDIS_URL",
@@ -459,6 +461,48 @@ impl Reader<'_> {
     }
 }
 
+/// A database URL: PostgreSQL as given; SQLite opened read-write and created when missing
+/// (`mode=rwc` unless the URL names a mode), in a directory that must exist.
+fn database_url(v: &str) -> Result<String, String> {
+    let v = v.trim();
+    if v.starts_with("postgres://") || v.starts_with("postgresql://") {
+        return Ok(v.to_owned());
+    }
+    if !v.starts_with("sqlite:") {
+        return Err("must start with sqlite: or postgres://".into());
+    }
+    let Some(path) = sqlite_path(v) else {
+        return Ok(v.to_owned());
+    };
+    if let Some(dir) = Path::new(path)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        && !dir.is_dir()
+    {
+        return Err(format!(
+            "names the SQLite file {path}, but its directory {} does not exist: create it, or \
+             choose another path",
+            dir.display()
+        ));
+    }
+    let query = v.split_once('?').map_or("", |(_, q)| q);
+    if query.split('&').any(|pair| pair.starts_with("mode=")) {
+        return Ok(v.to_owned());
+    }
+    let separator = if v.contains('?') { "&" } else { "?" };
+    Ok(format!("{v}{separator}mode=rwc"))
+}
+
+/// The file an SQLite database URL names (`None` for PostgreSQL and in-memory databases).
+pub fn sqlite_path(database_url: &str) -> Option<&str> {
+    let rest = database_url.strip_prefix("sqlite:")?;
+    let path = rest.trim_start_matches("//").split('?').next()?;
+    if path.is_empty() || path == ":memory:" {
+        return None;
+    }
+    Some(path)
+}
+
 /// An http(s) base URL, without its trailing slash.
 fn base_url(v: &str) -> Result<String, String> {
     if v.starts_with("http://") || v.starts_with("https://") {
@@ -489,16 +533,7 @@ impl Config {
 
     fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let r = Reader { lookup };
-        let database_url = r.with("DATABASE_URL", |v| {
-            if v.starts_with("sqlite:")
-                || v.starts_with("postgres://")
-                || v.starts_with("postgresql://")
-            {
-                Ok(v.to_owned())
-            } else {
-                Err("must start with sqlite: or postgres://".into())
-            }
-        })?;
+        let database_url = r.with("DATABASE_URL", database_url)?;
         let redis_url = r.optional("REDIS_URL");
         if let Some(url) = &redis_url {
             r.with("REDIS_URL", |_| {
@@ -672,6 +707,32 @@ mod tests {
         assert_eq!(err.name, "TIMEBRIDGE_ENV");
         let err = config(&[("RATE_LIMIT_WINDOW_SECONDS", "0")]).unwrap_err();
         assert_eq!(err.name, "RATE_LIMIT_WINDOW_SECONDS");
+    }
+
+    #[test]
+    fn an_sqlite_file_is_created_when_missing_in_a_directory_that_exists() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tb.db");
+        let url = format!("sqlite://{}", file.display());
+        let c = config(&[("DATABASE_URL", &url)]).expect("a file in an existing directory");
+        assert_eq!(c.database_url, format!("{url}?mode=rwc"));
+        let c = config(&[("DATABASE_URL", "sqlite://tb.db?mode=ro")]).unwrap();
+        assert_eq!(
+            c.database_url, "sqlite://tb.db?mode=ro",
+            "a mode given is kept"
+        );
+        let c = config(&[("DATABASE_URL", "sqlite::memory:")]).unwrap();
+        assert_eq!(c.database_url, "sqlite::memory:");
+
+        let missing = dir.path().join("no/such/dir/tb.db");
+        let err =
+            config(&[("DATABASE_URL", &format!("sqlite://{}", missing.display()))]).unwrap_err();
+        assert_eq!(err.name, "DATABASE_URL");
+        let text = err.to_string();
+        assert!(
+            text.contains(&missing.parent().unwrap().display().to_string()),
+            "{text}"
+        );
     }
 
     #[test]

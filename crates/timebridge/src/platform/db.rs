@@ -164,13 +164,84 @@ pub async fn data_versions<C: ConnectionTrait>(
     Ok(found)
 }
 
+/// Why the database `DATABASE_URL` names could not be opened, said so that the operator
+/// knows what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// Nothing answers at the address: refused, unknown host, or silent.
+    #[error(
+        "PostgreSQL at {address} cannot be reached: {reason}. Is it running and accepting \
+         TCP connections there?"
+    )]
+    Unreachable { address: String, reason: String },
+    /// PostgreSQL answered, and refused: authentication, an unknown database, TLS.
+    #[error("PostgreSQL at {address} refused the connection: {reason}")]
+    Refused { address: String, reason: String },
+    #[error("cannot open the SQLite database {path}: {reason}")]
+    Sqlite { path: String, reason: String },
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// How long the first connection to PostgreSQL may take before it counts as unreachable.
+const FIRST_CONNECTION_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Opens the pool. SQLite runs in WAL mode with a busy timeout, so readers never block the
 /// writer and concurrent writers wait instead of failing.
-pub async fn connect(config: &Config) -> Result<Db, DbErr> {
+pub async fn connect(config: &Config) -> Result<Db, OpenError> {
     connect_pool(config).await.map(Db::new)
 }
 
-async fn connect_pool(config: &Config) -> Result<DatabaseConnection, DbErr> {
+/// Opens the pool after one plain connection has shown the database answers: the pool
+/// retries a refused connection until its acquire timeout (10 s) and then reports only that
+/// it timed out, where one attempt says at once what is wrong, and where.
+async fn connect_pool(config: &Config) -> Result<DatabaseConnection, OpenError> {
+    if config.is_sqlite() {
+        return open_pool(config).await.map_err(|e| match e {
+            DbErr::Conn(reason) => OpenError::Sqlite {
+                path: crate::config::sqlite_path(&config.database_url)
+                    .unwrap_or(":memory:")
+                    .to_owned(),
+                reason: reason.to_string(),
+            },
+            other => other.into(),
+        });
+    }
+    first_postgres_connection(&config.database_url).await?;
+    Ok(open_pool(config).await?)
+}
+
+/// Connects to PostgreSQL once, without retries, and says what went wrong if it did.
+async fn first_postgres_connection(url: &str) -> Result<(), OpenError> {
+    use sea_orm::sqlx::{self, ConnectOptions as _, Connection as _, postgres::PgConnectOptions};
+    let options: PgConnectOptions = url
+        .parse()
+        .map_err(|e| OpenError::Db(DbErr::Custom(format!("not a PostgreSQL URL: {e}"))))?;
+    let address = format!("{}:{}", options.get_host(), options.get_port());
+    match tokio::time::timeout(FIRST_CONNECTION_TIMEOUT, options.connect()).await {
+        Ok(Ok(connection)) => {
+            let _ = connection.close().await;
+            Ok(())
+        }
+        Ok(Err(sqlx::Error::Io(e))) => Err(OpenError::Unreachable {
+            address,
+            reason: e.to_string(),
+        }),
+        Ok(Err(e)) => Err(OpenError::Refused {
+            address,
+            // PostgreSQL's own words ("database \"tb\" does not exist"), without sqlx's frame.
+            reason: e
+                .as_database_error()
+                .map_or_else(|| e.to_string(), |d| d.message().to_owned()),
+        }),
+        Err(_) => Err(OpenError::Unreachable {
+            address,
+            reason: format!("no answer within {} s", FIRST_CONNECTION_TIMEOUT.as_secs()),
+        }),
+    }
+}
+
+async fn open_pool(config: &Config) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(config.database_url.clone());
     options
         .max_connections(config.database_max_connections)
@@ -242,12 +313,12 @@ fn tcp_nodelay_everywhere() {
 /// Applies every pending migration. On PostgreSQL, several instances may start at once: the
 /// migration runs on one dedicated connection holding an advisory lock, so exactly one applies
 /// each migration and the others wait, then find nothing to do.
-pub async fn migrate(config: &Config) -> Result<(), DbErr> {
+pub async fn migrate(config: &Config) -> Result<(), OpenError> {
     if config.is_sqlite() {
         let db = connect_pool(config).await?;
         let result = Migrator::up(&db, None).await;
         db.close().await?;
-        return result;
+        return Ok(result?);
     }
     let mut single = config.clone();
     single.database_max_connections = 1;
@@ -259,7 +330,7 @@ pub async fn migrate(config: &Config) -> Result<(), DbErr> {
         .execute_unprepared(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
         .await;
     db.close().await?;
-    result.and(unlocked.map(|_| ()))
+    Ok(result.and(unlocked.map(|_| ()))?)
 }
 
 /// Advisory lock key guarding migrations ("timebrid" in ASCII).

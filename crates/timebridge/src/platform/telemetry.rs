@@ -30,3 +30,41 @@ pub fn init(filter: &str, format: LogFormat) -> anyhow::Result<WorkerGuard> {
     }
     Ok(guard)
 }
+
+/// The log filter for a command that is not about the schema (`user create`, `token list`, …):
+/// `filter` with the migrator's progress lines and PostgreSQL's notices about it ("relation
+/// … already exists, skipping") held back (warnings still show), so such a command writes to
+/// stderr only what it is for. A target the filter names itself keeps its level.
+pub fn without_migration_logs(filter: &str) -> String {
+    const QUIET: [&str; 2] = ["sea_orm_migration", "sqlx::postgres::notice"];
+    let mut filter = filter.trim().trim_end_matches(',').to_owned();
+    for target in QUIET {
+        if filter.contains(target) {
+            continue;
+        }
+        if !filter.is_empty() {
+            filter.push(',');
+        }
+        filter.push_str(target);
+        filter.push_str("=warn");
+    }
+    filter
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migration_logs_are_held_back_unless_asked_for() {
+        assert_eq!(
+            without_migration_logs("info"),
+            "info,sea_orm_migration=warn,sqlx::postgres::notice=warn"
+        );
+        assert_eq!(
+            without_migration_logs("debug,sea_orm_migration=info"),
+            "debug,sea_orm_migration=info,sqlx::postgres::notice=warn"
+        );
+        assert!(EnvFilter::try_new(without_migration_logs("warn,timebridge=debug")).is_ok());
+    }
+}

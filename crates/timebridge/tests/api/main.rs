@@ -20,6 +20,7 @@ mod reports;
 mod scopes;
 mod slack;
 mod stand_ins;
+mod startup;
 mod system;
 mod tags;
 mod tasks;
