@@ -75,7 +75,8 @@ struct TokenRecord {
     principal: Arc<Principal>,
     allowed_ips: Vec<IpNet>,
     is_active: bool,
-    /// False when the user is deactivated or no longer a member of the token's workspace.
+    /// False when the user is deactivated (on the server, or in the token's workspace) or no
+    /// longer a member of the token's workspace.
     user_active: bool,
     revoked: bool,
     expires_at: Option<OffsetDateTime>,
@@ -148,7 +149,7 @@ impl TokenAuthority {
             DbErr::Custom(format!("token {} has a corrupt scope list: {e}", token.id))
         })?;
         let (plan, role, user_active) = match &member {
-            Some(m) => (m.workspace.plan, m.role, m.user.is_active),
+            Some(m) => (m.workspace.plan, m.role, m.is_active()),
             None => (Plan::Free, Role::Member, false),
         };
         Ok(Some(TokenRecord {

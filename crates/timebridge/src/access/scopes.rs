@@ -93,7 +93,9 @@ impl Resource {
             (Self::Invoices, true) => "Create, update and cancel invoices; invoice unbilled time",
             (Self::Reports, false) => "Summary reports; read leave types and holidays",
             (Self::Reports, true) => "Create and delete leave types and holidays (admin only)",
-            (Self::Users, _) => "View the current user; list users (admins, with admin:all)",
+            (Self::Users, _) => {
+                "View the current user; list and manage the workspace's users (admins, with admin:all)"
+            }
             (Self::Inventory, false) => "View inventory only",
             (Self::Inventory, true) => "Manage inventory only",
             (Self::Webhooks, false) => "View webhook endpoints and deliveries",

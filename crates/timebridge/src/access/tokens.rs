@@ -379,6 +379,148 @@ pub async fn revoke(
     Ok(active.update(db).await?)
 }
 
+/// The hashes of every token a member holds in a workspace, for the token cache to forget
+/// when the member's standing there changes (role, deactivation, removal).
+pub async fn member_token_hashes<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    workspace_id: Uuid,
+    user_id: Uuid,
+) -> Result<Vec<String>, DbErr> {
+    api_token::Entity::find()
+        .filter(api_token::Column::WorkspaceId.eq(workspace_id))
+        .filter(api_token::Column::UserId.eq(user_id))
+        .select_only()
+        .column(api_token::Column::TokenHash)
+        .into_tuple()
+        .all(conn)
+        .await
+}
+
+/// Revokes every token a member holds in a workspace (they left it); returns the hashes of
+/// their tokens there, for the token cache to forget.
+pub async fn revoke_member_tokens<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    workspace_id: Uuid,
+    user_id: Uuid,
+) -> Result<Vec<String>, DbErr> {
+    let now = clock::now();
+    api_token::Entity::update_many()
+        .col_expr(
+            api_token::Column::IsActive,
+            sea_orm::sea_query::Expr::value(false),
+        )
+        .col_expr(
+            api_token::Column::RevokedAt,
+            sea_orm::sea_query::Expr::value(now),
+        )
+        .col_expr(
+            api_token::Column::UpdatedAt,
+            sea_orm::sea_query::Expr::value(now),
+        )
+        .filter(api_token::Column::WorkspaceId.eq(workspace_id))
+        .filter(api_token::Column::UserId.eq(user_id))
+        .filter(api_token::Column::RevokedAt.is_null())
+        .exec(conn)
+        .await?;
+    member_token_hashes(conn, workspace_id, user_id).await
+}
+
+/// Revokes a member's tokens that hold scopes only admins may hold (wildcards, `admin:all`):
+/// what a member demoted from admin keeps is what a member may hold. Returns how many.
+pub async fn revoke_admin_only_tokens<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    workspace_id: Uuid,
+    user_id: Uuid,
+) -> Result<u64, DbErr> {
+    let held: Vec<(Uuid, String)> = api_token::Entity::find()
+        .filter(api_token::Column::WorkspaceId.eq(workspace_id))
+        .filter(api_token::Column::UserId.eq(user_id))
+        .filter(api_token::Column::RevokedAt.is_null())
+        .select_only()
+        .column(api_token::Column::Id)
+        .column(api_token::Column::Scopes)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let admin_only: Vec<Uuid> = held
+        .into_iter()
+        .filter(|(_, scopes)| {
+            // An unreadable scope list is treated as admin-only: revoking it fails closed.
+            ScopeSet::parse_stored(scopes).map_or(true, |set| set.iter().any(Scope::is_admin_only))
+        })
+        .map(|(id, _)| id)
+        .collect();
+    if admin_only.is_empty() {
+        return Ok(0);
+    }
+    let now = clock::now();
+    let result = api_token::Entity::update_many()
+        .col_expr(
+            api_token::Column::IsActive,
+            sea_orm::sea_query::Expr::value(false),
+        )
+        .col_expr(
+            api_token::Column::RevokedAt,
+            sea_orm::sea_query::Expr::value(now),
+        )
+        .col_expr(
+            api_token::Column::UpdatedAt,
+            sea_orm::sea_query::Expr::value(now),
+        )
+        .filter(api_token::Column::Id.is_in(admin_only))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+/// Whose tokens the server's operator lists (`timebridge token list`).
+#[derive(Clone, Copy, Debug)]
+pub enum TokenOwner {
+    Everyone,
+    User(Uuid),
+    Workspace(Uuid),
+}
+
+/// Every token of `owner`, revoked ones included, newest first. For the operator, who sees
+/// the whole server; the API lists with [`list`].
+pub async fn list_for_operator(
+    db: &DatabaseConnection,
+    owner: TokenOwner,
+) -> Result<Vec<api_token::Model>, DbErr> {
+    let cond = match owner {
+        TokenOwner::Everyone => Condition::all(),
+        TokenOwner::User(id) => Condition::all().add(api_token::Column::UserId.eq(id)),
+        TokenOwner::Workspace(id) => Condition::all().add(api_token::Column::WorkspaceId.eq(id)),
+    };
+    api_token::Entity::find()
+        .filter(cond)
+        .order_by_desc(api_token::Column::CreatedAt)
+        .order_by_desc(api_token::Column::Id)
+        .all(db)
+        .await
+}
+
+/// Revokes any token of the server by id (the operator's `timebridge token revoke`). Revoking
+/// twice is harmless.
+pub async fn revoke_for_operator(
+    db: &DatabaseConnection,
+    id: Uuid,
+) -> Result<api_token::Model, TokenError> {
+    let token = api_token::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(TokenError::NotFound)?;
+    if token.revoked_at.is_some() {
+        return Ok(token);
+    }
+    let now = clock::now();
+    let mut active: api_token::ActiveModel = token.into();
+    active.is_active = Set(false);
+    active.revoked_at = Set(Some(now));
+    active.updated_at = Set(now);
+    Ok(active.update(db).await?)
+}
+
 /// Filters of the usage log.
 #[derive(Default)]
 pub struct UsageFilter {

@@ -29,6 +29,23 @@ pub enum Plan {
     Enterprise,
 }
 
+impl Plan {
+    /// The stored and displayed name: `free`, `pro` or `enterprise`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Free => "free",
+            Self::Pro => "pro",
+            Self::Enterprise => "enterprise",
+        }
+    }
+}
+
+impl std::fmt::Display for Plan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl std::str::FromStr for Plan {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -62,6 +79,33 @@ pub enum Role {
     Admin,
     #[sea_orm(string_value = "member")]
     Member,
+}
+
+impl Role {
+    /// The stored and displayed name: `admin` or `member`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Member => "member",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "admin" => Ok(Self::Admin),
+            "member" => Ok(Self::Member),
+            _ => Err(format!("unknown role '{s}' (admin or member)")),
+        }
+    }
 }
 
 pub mod workspace {
@@ -121,6 +165,9 @@ pub mod membership {
         pub workspace_id: Uuid,
         pub user_id: Uuid,
         pub role: Role,
+        /// False while a workspace admin has deactivated the member here (their tokens for
+        /// this workspace are refused); their other workspaces are not affected.
+        pub is_active: bool,
         pub created_at: TimeDateTimeWithTimeZone,
     }
 

@@ -3,11 +3,19 @@
 //! A workspace has a plan (which sets its API rate limits); a user belongs to workspaces
 //! through memberships, each with a role (`admin` or `member`). An API token is bound to one
 //! user in one workspace, so "is this caller an admin" is the role of that membership.
+//!
+//! - [`service`] creates users and their workspace, and finds members.
+//! - [`members`] is what admins (and the operator) do to members: role, deactivation, name
+//!   and email, adding, removing; each with its `user.*` event.
+//! - [`workspaces`] is the operator's list of workspaces and their plans.
+//! - [`routes`] answers `/api/v1/users…`.
 
 pub mod entity;
+pub mod members;
 pub mod routes;
 pub mod service;
 pub mod view;
+pub mod workspaces;
 
 pub use entity::{Plan, Role};
 pub use service::{Member, NewUser};

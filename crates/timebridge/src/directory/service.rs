@@ -1,12 +1,16 @@
-//! Rules of the directory: creating users (and their workspace), finding members.
+//! Rules of the directory: creating users (and their workspace), finding members. Managing
+//! members once they exist is [`super::members`]; workspaces and their plans,
+//! [`super::workspaces`].
+
+use std::collections::HashMap;
 
 use argon2::{
     Argon2, PasswordHasher,
     password_hash::{SaltString, rand_core::OsRng},
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -16,6 +20,7 @@ use crate::platform::{
     changes::WorkspaceChange,
     constraints::{self, UniqueKey},
     db::{Db, count as count_rows},
+    error::ApiError,
     outbox::{Actor, EventType},
     pagination::PageRequest,
     time,
@@ -34,7 +39,9 @@ pub struct NewUser {
     pub password: Option<String>,
     pub admin: bool,
     pub workspace: String,
-    /// Sets the workspace's plan (new workspaces default to `free`).
+    /// The plan of the workspace when this creates it (new workspaces default to `free`). An
+    /// existing workspace keeps its plan: a different one here is refused
+    /// ([`DirectoryError::PlanMismatch`]); `workspaces::set_plan` changes a plan.
     pub plan: Option<Plan>,
 }
 
@@ -44,6 +51,16 @@ pub struct Member {
     pub user: user::Model,
     pub workspace: workspace::Model,
     pub role: Role,
+    /// False while an admin has deactivated the member in this workspace.
+    pub active_here: bool,
+}
+
+impl Member {
+    /// Whether the member may use the workspace: neither the account nor the membership is
+    /// deactivated.
+    pub fn is_active(&self) -> bool {
+        self.user.is_active && self.active_here
+    }
 }
 
 /// Why a user could not be created.
@@ -56,10 +73,33 @@ pub enum DirectoryError {
         field: &'static str,
         message: String,
     },
+    #[error(
+        "workspace {workspace:?} already exists on the {existing} plan: --plan applies only to a \
+         workspace being created; change its plan with `timebridge workspace set-plan {workspace:?} {asked}`"
+    )]
+    PlanMismatch {
+        workspace: String,
+        existing: Plan,
+        asked: Plan,
+    },
     #[error("could not hash the password: {0}")]
     Password(String),
     #[error(transparent)]
     Db(#[from] DbErr),
+}
+
+impl From<DirectoryError> for ApiError {
+    fn from(err: DirectoryError) -> Self {
+        match err {
+            DirectoryError::DuplicateEmail(_) => {
+                ApiError::Conflict("A user with this email already exists".into())
+            }
+            DirectoryError::Invalid { field, message } => ApiError::invalid(field, message),
+            DirectoryError::PlanMismatch { .. } => ApiError::Conflict(err.to_string()),
+            DirectoryError::Password(m) => ApiError::Internal(anyhow::anyhow!(m)),
+            DirectoryError::Db(e) => e.into(),
+        }
+    }
 }
 
 /// Normalises an email (trimmed, lower-case) and checks its shape.
@@ -85,7 +125,12 @@ pub fn normalize_email(email: &str) -> Result<String, DirectoryError> {
     }
 }
 
-fn check_name(field: &'static str, name: &str, max: usize) -> Result<String, DirectoryError> {
+/// A trimmed name of 1 to `max` characters.
+pub(crate) fn check_name(
+    field: &'static str,
+    name: &str,
+    max: usize,
+) -> Result<String, DirectoryError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > max {
         return Err(DirectoryError::Invalid {
@@ -129,32 +174,7 @@ pub async fn create_user(db: &Db, new: NewUser) -> Result<Member, DirectoryError
     {
         return Err(DirectoryError::DuplicateEmail(email));
     }
-    let workspace = match workspace::Entity::find()
-        .filter(workspace::Column::Name.eq(&workspace_name))
-        .one(&*txn)
-        .await?
-    {
-        Some(existing) => match new.plan {
-            Some(plan) if plan != existing.plan => {
-                let mut active: workspace::ActiveModel = existing.into();
-                active.plan = Set(plan);
-                active.updated_at = Set(now);
-                active.update(&*txn).await?
-            }
-            _ => existing,
-        },
-        None => {
-            workspace::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                name: Set(workspace_name),
-                plan: Set(new.plan.unwrap_or(Plan::Free)),
-                created_at: Set(now),
-                updated_at: Set(now),
-            }
-            .insert(&*txn)
-            .await?
-        }
-    };
+    let workspace = find_or_create_workspace(&*txn, &workspace_name, new.plan).await?;
     let user = user::ActiveModel {
         id: Set(Uuid::now_v7()),
         email: Set(email.clone()),
@@ -180,6 +200,7 @@ pub async fn create_user(db: &Db, new: NewUser) -> Result<Member, DirectoryError
         workspace_id: Set(workspace.id),
         user_id: Set(user.id),
         role: Set(role),
+        is_active: Set(true),
         created_at: Set(now),
     }
     .insert(&*txn)
@@ -188,17 +209,50 @@ pub async fn create_user(db: &Db, new: NewUser) -> Result<Member, DirectoryError
     txn.record(
         EventType::UserJoined,
         user.id,
-        &UserView::new(user.clone(), role),
+        &UserView::new(user.clone(), role, true),
     )?;
     txn.commit().await?;
     Ok(Member {
         user,
         workspace,
         role,
+        active_here: true,
     })
 }
 
-/// The user with this email, if any.
+/// The workspace with this name, created on `plan` (default `free`) when missing. An existing
+/// workspace keeps its plan: asking for another one is refused, never applied.
+pub async fn find_or_create_workspace<C: ConnectionTrait>(
+    conn: &C,
+    name: &str,
+    plan: Option<Plan>,
+) -> Result<workspace::Model, DirectoryError> {
+    let existing = workspace::Entity::find()
+        .filter(workspace::Column::Name.eq(name))
+        .one(conn)
+        .await?;
+    if let Some(existing) = existing {
+        return match plan {
+            Some(asked) if asked != existing.plan => Err(DirectoryError::PlanMismatch {
+                workspace: existing.name,
+                existing: existing.plan,
+                asked,
+            }),
+            _ => Ok(existing),
+        };
+    }
+    let now = time::now();
+    Ok(workspace::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        name: Set(name.to_owned()),
+        plan: Set(plan.unwrap_or(Plan::Free)),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(conn)
+    .await?)
+}
+
 /// The id of the workspace with this name, if any.
 pub async fn workspace_by_name(db: &Db, name: &str) -> Result<Option<Uuid>, DbErr> {
     workspace::Entity::find()
@@ -210,6 +264,7 @@ pub async fn workspace_by_name(db: &Db, name: &str) -> Result<Option<Uuid>, DbEr
         .await
 }
 
+/// The user with this email (in any case), if any.
 pub async fn find_user_by_email(
     db: &DatabaseConnection,
     email: &str,
@@ -218,6 +273,39 @@ pub async fn find_user_by_email(
         .filter(user::Column::Email.eq(email.trim().to_lowercase()))
         .one(db)
         .await
+}
+
+/// The email of each of these users (for lists that name users).
+pub async fn emails_of(
+    db: &DatabaseConnection,
+    ids: impl IntoIterator<Item = Uuid>,
+) -> Result<HashMap<Uuid, String>, DbErr> {
+    let ids: Vec<Uuid> = ids.into_iter().collect();
+    let mut emails = HashMap::new();
+    for chunk in ids.chunks(500) {
+        let rows: Vec<(Uuid, String)> = user::Entity::find()
+            .filter(user::Column::Id.is_in(chunk.iter().copied()))
+            .select_only()
+            .column(user::Column::Id)
+            .column(user::Column::Email)
+            .into_tuple()
+            .all(db)
+            .await?;
+        emails.extend(rows);
+    }
+    Ok(emails)
+}
+
+/// Every workspace's name, by id.
+pub async fn workspace_names(db: &DatabaseConnection) -> Result<HashMap<Uuid, String>, DbErr> {
+    let rows: Vec<(Uuid, String)> = workspace::Entity::find()
+        .select_only()
+        .column(workspace::Column::Id)
+        .column(workspace::Column::Name)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().collect())
 }
 
 /// Every workspace the user belongs to, oldest membership first.
@@ -238,6 +326,7 @@ pub async fn memberships_of(
                 user: user.clone(),
                 workspace,
                 role: m.role,
+                active_here: m.is_active,
             })
         })
         .collect())
@@ -263,16 +352,18 @@ pub async fn member(
             user,
             workspace,
             role: m.role,
+            active_here: m.is_active,
         })
     }))
 }
 
-/// One page of a workspace's members (by name), and how many there are in all.
+/// One page of a workspace's members (by name), as the API shows them, and how many there
+/// are in all.
 pub async fn list_members(
     db: &DatabaseConnection,
     workspace_id: Uuid,
     page: PageRequest,
-) -> Result<(Vec<(user::Model, Role)>, u64), DbErr> {
+) -> Result<(Vec<UserView>, u64), DbErr> {
     let query = membership::Entity::find()
         .filter(membership::Column::WorkspaceId.eq(workspace_id))
         .find_also_related(user::Entity);
@@ -290,7 +381,7 @@ pub async fn list_members(
         .await?;
     Ok((
         rows.into_iter()
-            .filter_map(|(m, u)| u.map(|u| (u, m.role)))
+            .filter_map(|(m, u)| u.map(|u| UserView::new(u, m.role, m.is_active)))
             .collect(),
         total,
     ))

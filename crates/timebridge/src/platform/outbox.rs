@@ -88,10 +88,10 @@ event_catalog! {
     InvoiceUpdated => "invoice.updated", "invoice", "An invoice was changed.";
     InvoiceCancelled => "invoice.cancelled", "invoice", "An invoice was cancelled (what DELETE does to an invoice).";
     UserJoined => "user.joined", "user", "A user joined the workspace.";
-    UserUpdated => "user.updated", "user", "A member's profile changed.";
-    UserActivated => "user.activated", "user", "A member was activated.";
-    UserDeactivated => "user.deactivated", "user", "A member was deactivated.";
-    UserRemoved => "user.removed", "user", "A member was removed from the workspace.";
+    UserUpdated => "user.updated", "user", "A member's name or role changed.";
+    UserActivated => "user.activated", "user", "A deactivated member was reactivated in the workspace.";
+    UserDeactivated => "user.deactivated", "user", "A member was deactivated in the workspace: their tokens for it are refused.";
+    UserRemoved => "user.removed", "user", "A member was removed from the workspace (their tokens for it are revoked).";
     UserEmailChanged => "user.email_changed", "user", "A member's email address changed.";
     LeaveTypeCreated => "leave_type.created", "leave_type", "A leave type was created.";
     LeaveTypeDeleted => "leave_type.deleted", "leave_type", "A leave type was deleted.";

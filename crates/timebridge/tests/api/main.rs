@@ -29,5 +29,6 @@ mod time_off;
 mod timer;
 mod timesheets;
 mod tokens;
+mod users;
 mod webhook_processes;
 mod webhooks;
