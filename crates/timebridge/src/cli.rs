@@ -1,4 +1,12 @@
-//! The command line: `serve`, `migrate`, `user create`, `token create`, `jobs list|run|retry`.
+//! The command line: `serve`, `migrate`, `user …`, `token …`, `workspace …`, `backup`,
+//! `jobs list|run|retry`. The operator's user, token and workspace commands are in
+//! `cli/users.rs`, `cli/api_tokens.rs` and `cli/workspaces.rs`; `backup` in `cli/backup.rs`.
+
+mod api_tokens;
+mod backup;
+mod table;
+mod users;
+mod workspaces;
 
 use std::{io::Read, net::SocketAddr};
 
@@ -43,6 +51,12 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Workspaces and their plans.
+    #[command(subcommand)]
+    Workspace(workspaces::WorkspaceCommand),
+    /// Copy the SQLite database to FILE while the server runs (PostgreSQL: prints the
+    /// pg_dump command to use instead).
+    Backup(backup::BackupArgs),
     /// The background job queue.
     #[command(subcommand)]
     Jobs(JobsCommand),
@@ -72,6 +86,22 @@ pub enum JobsCommand {
 pub enum UserCommand {
     /// Create a user (and their workspace when it does not exist); prints the user id.
     Create(UserCreate),
+    /// List users: one line per membership (all workspaces, or one).
+    List(users::ListArgs),
+    /// Show a user, their workspaces and their tokens.
+    Show(users::ShowArgs),
+    /// Change a user's name or email (every workspace they belong to gets the event).
+    Update(users::UpdateArgs),
+    /// Make a user admin or member of a workspace.
+    SetRole(users::SetRoleArgs),
+    /// Deactivate a user in a workspace: their tokens there are refused.
+    Deactivate(users::MemberArgs),
+    /// Reactivate a user deactivated in a workspace.
+    Reactivate(users::MemberArgs),
+    /// Add an existing user to another workspace (created when missing).
+    Add(users::AddArgs),
+    /// Remove a user from a workspace; their tokens there are revoked.
+    Remove(users::RemoveArgs),
 }
 
 #[derive(Args, Debug)]
@@ -86,7 +116,8 @@ pub struct UserCreate {
     /// The workspace to join (created when missing).
     #[arg(long, default_value = directory::service::DEFAULT_WORKSPACE)]
     pub workspace: String,
-    /// The workspace's plan (new workspaces default to free).
+    /// The plan of the workspace when this creates it (default free). An existing workspace
+    /// keeps its plan (a different one is refused): see `timebridge workspace set-plan`.
     #[arg(long, value_parser = ["free", "pro", "enterprise"])]
     pub plan: Option<String>,
     /// Read a password from standard input.
@@ -98,6 +129,10 @@ pub struct UserCreate {
 pub enum TokenCommand {
     /// Create an API token; prints the secret alone on the last line.
     Create(TokenCreate),
+    /// List tokens (never their secrets): all, one user's or one workspace's.
+    List(api_tokens::ListArgs),
+    /// Revoke a token by id, for good.
+    Revoke(api_tokens::RevokeArgs),
 }
 
 #[derive(Args, Debug)]
@@ -142,8 +177,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("migrations applied");
             Ok(())
         }
-        Command::User(UserCommand::Create(args)) => create_user(config, args).await,
+        Command::User(command) => users::run(config, command).await,
         Command::Token(TokenCommand::Create(args)) => create_token(config, args).await,
+        Command::Token(command) => api_tokens::run(config, command).await,
+        Command::Workspace(command) => workspaces::run(config, command).await,
+        Command::Backup(args) => backup::run(config, args).await,
         Command::Jobs(command) => jobs_command(config, command).await,
     }
 }
@@ -304,15 +342,8 @@ async fn create_user(config: Config, args: UserCreate) -> anyhow::Result<()> {
     )
     .await?;
     eprintln!(
-        "created {} ({}) in workspace {:?} (plan {:?})",
-        member.user.email,
-        if member.role == directory::Role::Admin {
-            "admin"
-        } else {
-            "member"
-        },
-        member.workspace.name,
-        member.workspace.plan
+        "created {} ({}) in workspace {:?} (plan {})",
+        member.user.email, member.role, member.workspace.name, member.workspace.plan
     );
     println!("{}", member.user.id);
     Ok(())

@@ -6,6 +6,7 @@ mod support;
 
 mod billing;
 mod cli;
+mod cli_admin;
 mod clients;
 mod connectors;
 mod events;
