@@ -518,4 +518,21 @@ both! {
             assert_eq!(me["user"]["github_username"], json!(null), "{me}");
         }
     }
+
+    async fn a_sync_that_fails_on_our_side_names_no_database_detail(backend) {
+        let issues = (1..=3).map(|n| issue(n, &format!("Issue {n}"), &[])).collect();
+        let s = setup(backend, issues).await;
+        use sea_orm::ConnectionTrait;
+        s.app.db.conn().execute_unprepared("ALTER TABLE tasks RENAME TO tasks_gone").await.unwrap();
+        let (status, body) = send(s.app.post(&s.admin, "/api/integrations/github/sync")).await;
+        assert_eq!((status, &body["ok"]), (200, &json!(false)), "{body}");
+        assert!(body["error"].as_str().unwrap().contains("Timebridge's side"), "{body}");
+        let (_, state) = send(s.app.get(&s.admin, "/api/integrations/github/status")).await;
+        assert!(state["last_error"].as_str().unwrap().contains("Timebridge's side"), "{state}");
+        for shown in [body.to_string(), state.to_string()] {
+            for word in DATABASE_WORDS.iter().chain(&["tasks"]) {
+                assert!(!shown.to_lowercase().contains(&word.to_lowercase()), "{word}: {shown}");
+            }
+        }
+    }
 }
