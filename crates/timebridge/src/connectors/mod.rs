@@ -190,6 +190,17 @@ impl Reply {
         Self::error(NOT_CONFIGURED)
     }
 
+    /// A failed call as the member sees it: the error's message, or, for a failure on
+    /// Timebridge's side (a database error, say), only that: its cause is logged, never shown.
+    pub fn failure(error: impl Into<ApiError>) -> Self {
+        let error = error.into();
+        if !error.status().is_server_error() {
+            return Self::error(error.to_string());
+        }
+        tracing::error!(error = %format!("{error:#}"), "connector call failed on Timebridge's side");
+        Self::error(INTERNAL_FAILURE)
+    }
+
     pub fn is_ok(&self) -> bool {
         self.0["ok"] == Value::Bool(true)
     }
@@ -314,6 +325,10 @@ pub fn answer(status: axum::http::StatusCode, body: Value) -> Response {
 pub fn refuse(status: axum::http::StatusCode, error: &str) -> Response {
     answer(status, json!({"ok": false, "error": error}))
 }
+
+/// What a connector call says of a failure on Timebridge's side; the cause is in the logs.
+pub const INTERNAL_FAILURE: &str =
+    "Something went wrong on Timebridge's side; the server's log has the cause";
 
 /// What a receiver says of a failure on Timebridge's side; the cause is in the logs.
 pub const INTERNAL_ERROR: &str =

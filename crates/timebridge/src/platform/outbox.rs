@@ -65,8 +65,8 @@ event_catalog! {
     TimerStopped => "timer.stopped", "time_entry", "A running timer was stopped: the finished entry.";
     ProjectCreated => "project.created", "project", "A project was created.";
     ProjectUpdated => "project.updated", "project", "A project was changed.";
-    ProjectArchived => "project.archived", "project", "A project was archived (what DELETE does to a project).";
-    ProjectDeleted => "project.deleted", "project", "A project was deleted.";
+    ProjectArchived => "project.archived", "project", "A project was archived (what DELETE does to a project without permanent=true).";
+    ProjectDeleted => "project.deleted", "project", "A project was deleted for good (DELETE ?permanent=true), after a task.deleted for each of its tasks.";
     ClientCreated => "client.created", "client", "A client was created.";
     ClientUpdated => "client.updated", "client", "A client was changed.";
     ClientDeleted => "client.deleted", "client", "A client was deleted.";

@@ -21,7 +21,7 @@ use crate::{
     platform::{
         acting::Acting,
         error::{ApiError, FieldErrors},
-        http_client::{self, TargetPolicy},
+        http_client::{self, TargetError, TargetPolicy},
         time,
         validate::required_text,
     },
@@ -73,6 +73,10 @@ pub fn policy(app: &AppState) -> TargetPolicy {
     }
 }
 
+/// Why a plain `http://` URL is refused, and how to allow it on a development server.
+const HTTPS_REQUIRED: &str = "URL must use https; for local development, start the server \
+    with TIMEBRIDGE_ENV=development to allow http";
+
 /// Validates a URL: syntax and scheme, then where its host resolves to.
 async fn check_url(app: &AppState, errors: &mut FieldErrors, url: &str) -> String {
     let url = url.trim();
@@ -86,6 +90,7 @@ async fn check_url(app: &AppState, errors: &mut FieldErrors, url: &str) -> Strin
     }
     let policy = policy(app);
     match http_client::check_url(policy, url) {
+        Err(TargetError::HttpsRequired) => errors.add("url", HTTPS_REQUIRED),
         Err(e) => errors.add("url", e.to_string()),
         Ok(parsed) => {
             if let Err(e) = http_client::check_resolved(policy, &parsed).await {

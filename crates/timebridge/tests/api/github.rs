@@ -457,4 +457,82 @@ both! {
             assert!(!text.to_lowercase().contains(&word.to_lowercase()), "{word}: {text}");
         }
     }
+
+    async fn a_saved_github_login_shows_at_once_in_every_workspace_of_the_member(backend) {
+        let app = TestApp::private(backend, &[("TIMEBRIDGE_JOBS", "false")]).await;
+        let ada = app.member(true, timebridge::directory::Plan::Enterprise).await;
+        let token = app.token(&ada, &["admin:all"]).await;
+        // Ada also belongs to a second workspace, with a token there.
+        let other = app.member(true, timebridge::directory::Plan::Free).await;
+        {
+            use sea_orm::{ActiveModelTrait, Set};
+            use timebridge::directory::entity::membership;
+            membership::ActiveModel {
+                id: Set(uuid::Uuid::now_v7()),
+                workspace_id: Set(other.workspace.id),
+                user_id: Set(ada.user.id),
+                role: Set(timebridge::directory::Role::Member),
+                created_at: Set(timebridge::platform::time::now()),
+            }
+            .insert(app.db.conn())
+            .await
+            .unwrap();
+        }
+        let there = timebridge::directory::Member { user: ada.user.clone(), workspace: other.workspace.clone(), role: timebridge::directory::Role::Member };
+        let there_token = app.token(&there, &["read:users"]).await;
+        // Both answers are cached now.
+        for t in [&token, &there_token] {
+            let (status, me) = send(app.get(t, "/api/v1/users/me")).await;
+            assert_eq!((status, &me["user"]["github_username"]), (200, &json!(null)), "{me}");
+        }
+        let other_admin = app.token(&other, &["admin:all"]).await;
+        let seen_here = events_after(&app, &token, 0).await.len();
+        let seen_there = events_after(&app, &other_admin, 0).await.len();
+
+        let (_, project) = send(app.post(&token, "/api/v1/projects").json(&json!({"name": "P"}))).await;
+        let (status, body) = send(app.put(&token, "/api/integrations/github/config").json(&json!({
+            "repo": REPO, "webhook_secret": SECRET, "project_id": project["project"]["id"], "github_username": "OctoCat",
+        }))).await;
+        assert_eq!(status, 200, "{body}");
+        for t in [&token, &there_token] {
+            let (_, me) = send(app.get(t, "/api/v1/users/me")).await;
+            assert_eq!(me["user"]["github_username"], "OctoCat", "right after the PUT: {me}");
+        }
+        // Each workspace's feed (and its webhooks) hears of it, as user.updated.
+        for (admin, seen, role) in [(&token, seen_here, "admin"), (&other_admin, seen_there, "member")] {
+            let events = events_after(&app, admin, 0).await;
+            let updated: Vec<_> = events[seen..].iter().filter(|e| e["type"] == "user.updated").collect();
+            assert_eq!(updated.len(), 1, "{events:?}");
+            assert_eq!(updated[0]["resource"], json!({"type": "user", "id": ada.user.id}));
+            assert_eq!(updated[0]["data"]["github_username"], "OctoCat");
+            assert_eq!(updated[0]["data"]["role"], role);
+        }
+        // Saving the same login again changes nothing, and says nothing.
+        let before = events_after(&app, &token, 0).await.len();
+        send(app.patch(&token, "/api/integrations/github/config").json(&json!({"github_username": "OctoCat"}))).await;
+        assert_eq!(events_after(&app, &token, 0).await.len(), before);
+        // Cleared: null everywhere at once.
+        send(app.patch(&token, "/api/integrations/github/config").json(&json!({"github_username": null}))).await;
+        for t in [&token, &there_token] {
+            let (_, me) = send(app.get(t, "/api/v1/users/me")).await;
+            assert_eq!(me["user"]["github_username"], json!(null), "{me}");
+        }
+    }
+
+    async fn a_sync_that_fails_on_our_side_names_no_database_detail(backend) {
+        let issues = (1..=3).map(|n| issue(n, &format!("Issue {n}"), &[])).collect();
+        let s = setup(backend, issues).await;
+        use sea_orm::ConnectionTrait;
+        s.app.db.conn().execute_unprepared("ALTER TABLE tasks RENAME TO tasks_gone").await.unwrap();
+        let (status, body) = send(s.app.post(&s.admin, "/api/integrations/github/sync")).await;
+        assert_eq!((status, &body["ok"]), (200, &json!(false)), "{body}");
+        assert!(body["error"].as_str().unwrap().contains("Timebridge's side"), "{body}");
+        let (_, state) = send(s.app.get(&s.admin, "/api/integrations/github/status")).await;
+        assert!(state["last_error"].as_str().unwrap().contains("Timebridge's side"), "{state}");
+        for shown in [body.to_string(), state.to_string()] {
+            for word in DATABASE_WORDS.iter().chain(&["tasks"]) {
+                assert!(!shown.to_lowercase().contains(&word.to_lowercase()), "{word}: {shown}");
+            }
+        }
+    }
 }

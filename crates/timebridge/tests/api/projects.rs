@@ -175,4 +175,82 @@ both! {
         assert_eq!(still["project"]["name"], "Secret");
         assert_eq!(still["project"]["status"], "active");
     }
+
+    async fn a_permanent_delete_removes_the_project_with_its_tasks_and_emits_project_deleted(backend) {
+        let app = TestApp::start(backend).await;
+        let (_, token) = app.caller(true, &["admin:all"]).await;
+        let (_, created) = send(app.post(&token, "/api/v1/projects").json(&json!({"name": "Typo", "hourly_rate": 10}))).await;
+        let project = created["project"].clone();
+        let id = project["id"].as_str().unwrap().to_owned();
+        let (status, task) = send(app.post(&token, "/api/v1/tasks").json(&json!({"project_id": id, "name": "Draft"}))).await;
+        assert_eq!(status, 201, "{task}");
+        let task_id = task["task"]["id"].as_str().unwrap().to_owned();
+        let before = events_after(&app, &token, 0).await.last().unwrap()["sequence"].as_i64().unwrap();
+
+        let (status, body) = send(app.delete(&token, &format!("/api/v1/projects/{id}?permanent=true"))).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["project"], project, "the project as it was");
+        let (status, _) = send(app.get(&token, &format!("/api/v1/projects/{id}"))).await;
+        assert_eq!(status, 404);
+        let (status, _) = send(app.get(&token, &format!("/api/v1/tasks/{task_id}"))).await;
+        assert_eq!(status, 404, "its tasks go with it");
+        let (_, list) = send(app.get(&token, "/api/v1/projects?status=archived")).await;
+        assert_eq!(list["pagination"]["total"], 0, "deleted, not archived: {list}");
+
+        let events = events_after(&app, &token, before).await;
+        let types: Vec<_> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+        assert_eq!(types, ["task.deleted", "project.deleted"]);
+        assert_eq!(events[0]["resource"]["id"], task_id.as_str());
+        assert_eq!(events[1]["resource"], json!({"type": "project", "id": id}));
+        assert_eq!(events[1]["data"], project);
+        // Gone: a second delete finds nothing.
+        let (status, _) = send(app.delete(&token, &format!("/api/v1/projects/{id}?permanent=true"))).await;
+        assert_eq!(status, 404);
+    }
+
+    async fn a_project_still_referred_to_is_kept_and_the_409_names_what_refers_to_it(backend) {
+        let app = TestApp::start(backend).await;
+        let (_, token) = app.caller(true, &["admin:all"]).await;
+        let (_, created) = send(app.post(&token, "/api/v1/projects").json(&json!({"name": "Busy"}))).await;
+        let id = created["project"]["id"].as_str().unwrap().to_owned();
+        let (status, body) = send(app.post(&token, "/api/v1/time-entries").json(&json!({
+            "start_time": "2026-03-02T09:00:00Z", "end_time": "2026-03-02T10:00:00Z", "project_id": id,
+        }))).await;
+        assert_eq!(status, 201, "{body}");
+        let (status, body) = send(app.post(&token, "/api/v1/expenses").json(&json!({
+            "title": "Train", "amount": 12.5, "expense_date": "2026-03-02", "category": "travel", "project_id": id,
+        }))).await;
+        assert_eq!(status, 201, "{body}");
+        let (_, client) = send(app.post(&token, "/api/v1/clients").json(&json!({"name": "Acme"}))).await;
+        let (status, body) = send(app.post(&token, "/api/v1/invoices").json(&json!({
+            "client_id": client["client"]["id"],
+            "items": [{"description": "Work", "quantity": 1, "unit_price": 100, "project_id": id}, {"description": "More", "quantity": 2, "unit_price": 50, "project_id": id}],
+        }))).await;
+        assert_eq!(status, 201, "{body}");
+        let (status, body) = send(app.post(&token, "/api/v1/quotes").json(&json!({
+            "client_id": client["client"]["id"], "title": "Next phase",
+            "items": [{"description": "Design", "quantity": 1, "unit_price": 100, "project_id": id}],
+        }))).await;
+        assert_eq!(status, 201, "{body}");
+        let before = events_after(&app, &token, 0).await.len();
+
+        let (status, body) = send(app.delete(&token, &format!("/api/v1/projects/{id}?permanent=true"))).await;
+        assert_eq!(status, 409, "{body}");
+        assert_eq!(body["error_code"], "project_in_use");
+        assert_eq!(body["references"], json!({"time_entries": 1, "expenses": 1, "invoice_lines": 2, "quote_lines": 1}));
+        let message = body["message"].as_str().unwrap();
+        for named in ["1 time entry", "1 expense", "2 invoice lines", "1 quote line", "archive"] {
+            assert!(message.contains(named), "{named}: {message}");
+        }
+        let (status, kept) = send(app.get(&token, &format!("/api/v1/projects/{id}"))).await;
+        assert_eq!((status, kept["project"]["status"].as_str()), (200, Some("active")));
+        assert_eq!(events_after(&app, &token, 0).await.len(), before, "a refused delete records nothing");
+
+        // Without permanent (or with permanent=false) it is archived, as before.
+        let (status, body) = send(app.delete(&token, &format!("/api/v1/projects/{id}?permanent=false"))).await;
+        assert_eq!((status, body["project"]["status"].as_str()), (200, Some("archived")), "{body}");
+        let (status, body) = send(app.delete(&token, &format!("/api/v1/projects/{id}?permanent=sure"))).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(body["errors"]["permanent"].is_array(), "{body}");
+    }
 }

@@ -264,65 +264,16 @@ both! {
     }
 }
 
-/// A task of a project, inserted directly (the tasks API lives in its own module).
+/// A task of a project, created through the tasks API: a broken tasks API fails here, loudly,
+/// instead of being papered over.
 pub async fn insert_task(app: &TestApp, token: &str, project_id: &str) -> String {
     let (status, body) = send(
         app.post(token, "/api/v1/tasks")
             .json(&json!({"project_id": project_id, "name": "T"})),
     )
     .await;
-    if status == 201 {
-        return body["task"]["id"].as_str().unwrap().to_owned();
-    }
-    use sea_orm::{ConnectionTrait, Statement};
-    let id = uuid::Uuid::now_v7();
-    let now = "2026-03-01T00:00:00Z";
-    let (workspace,): (uuid::Uuid,) = {
-        let row = app
-            .db
-            .query_one_raw(Statement::from_sql_and_values(
-                app.db.get_database_backend(),
-                match app.db.get_database_backend() {
-                    sea_orm::DatabaseBackend::Postgres => {
-                        "SELECT workspace_id FROM projects WHERE id = $1"
-                    }
-                    _ => "SELECT workspace_id FROM projects WHERE id = ?",
-                },
-                [uuid::Uuid::parse_str(project_id).unwrap().into()],
-            ))
-            .await
-            .unwrap()
-            .unwrap();
-        (row.try_get_by_index(0).unwrap(),)
-    };
-    let sql = match app.db.get_database_backend() {
-        sea_orm::DatabaseBackend::Postgres => {
-            "INSERT INTO tasks (id, workspace_id, project_id, name, status, priority, created_at, updated_at) VALUES ($1, $2, $3, 'T', 'todo', 'medium', $4, $4)"
-        }
-        _ => {
-            "INSERT INTO tasks (id, workspace_id, project_id, name, status, priority, created_at, updated_at) VALUES (?, ?, ?, 'T', 'todo', 'medium', ?, ?)"
-        }
-    };
-    let t =
-        time::OffsetDateTime::parse(now, &time::format_description::well_known::Rfc3339).unwrap();
-    let mut values: Vec<sea_orm::Value> = vec![
-        id.into(),
-        workspace.into(),
-        uuid::Uuid::parse_str(project_id).unwrap().into(),
-        t.into(),
-    ];
-    if app.db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
-        values.push(t.into());
-    }
-    app.db
-        .execute_raw(Statement::from_sql_and_values(
-            app.db.get_database_backend(),
-            sql,
-            values,
-        ))
-        .await
-        .unwrap();
-    id.to_string()
+    assert_eq!(status, 201, "POST /api/v1/tasks: {body}");
+    body["task"]["id"].as_str().unwrap().to_owned()
 }
 
 async fn three_entries(app: &TestApp, token: &str) -> Vec<String> {

@@ -327,7 +327,9 @@ both! {
                 body["errors"]["url"][0].as_str().unwrap().to_owned()
             }
         };
-        assert!(refuse("http://example.com/hook").await.contains("https"));
+        let http = refuse("http://example.com/hook").await;
+        assert!(http.contains("https"), "{http}");
+        assert!(http.contains("TIMEBRIDGE_ENV=development"), "says how to allow http locally: {http}");
         assert!(refuse("ftp://example.com/hook").await.to_lowercase().contains("scheme"));
         for url in ["https://127.0.0.1/hook", "https://169.254.169.254/latest", "https://10.0.0.8/x", "https://[::1]/x", "https://localhost/x"] {
             let reason = refuse(url).await;

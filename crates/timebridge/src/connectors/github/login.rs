@@ -1,14 +1,22 @@
 //! The member's GitHub login, `github_username`: a member setting of the GitHub connector. It
 //! is kept on `users`, not on the integration, because the webhook joins an issue's assignee
-//! to the member by it (`webhook::member_by_login`).
+//! to the member by it (`webhook::member_by_login`). It is part of the user as every workspace
+//! of theirs shows it (`users/me`, `users`), so a change is written through a
+//! `WorkspaceChange` of each of those workspaces, recording `user.updated` there.
 
 use sea_orm::{ActiveModelTrait, DbErr, EntityTrait, Set};
 use serde_json::{Map, Value};
 
 use crate::{
     app::AppState,
-    directory::entity::user,
-    platform::{acting::Acting, error::FieldErrors, time},
+    directory::{entity::user, service::memberships_of, view::UserView},
+    platform::{
+        acting::Acting,
+        changes::WorkspaceChange,
+        error::FieldErrors,
+        outbox::{Actor, ActorKind, EventType},
+        time,
+    },
 };
 
 /// The setting's name, in the config view and in a PUT body.
@@ -52,7 +60,10 @@ pub fn take(changes: &mut Map<String, Value>, errors: &mut FieldErrors) -> Map<S
         .unwrap_or_default()
 }
 
-/// Saves what [`take`] took.
+/// Saves what [`take`] took, when it changes the login: in the acting workspace's change,
+/// which records `user.updated`, then in a change of each other workspace of the member, which
+/// records it there too. Each change advances its workspace's data version, so no cached
+/// `users/me` or `users` shows the old login once this returns.
 pub async fn save(
     app: &AppState,
     acting: &Acting,
@@ -61,15 +72,50 @@ pub async fn save(
     let Some(value) = settings.get(SETTING) else {
         return Ok(());
     };
-    user::ActiveModel {
+    let login = value.as_str().map(str::to_owned);
+    let Some(current) = user::Entity::find_by_id(acting.user_id)
+        .one(app.db.conn())
+        .await?
+    else {
+        return Ok(());
+    };
+    if current.github_username == login {
+        return Ok(());
+    }
+    let workspaces = memberships_of(app.db.conn(), &current).await?;
+    let mut change =
+        WorkspaceChange::begin(&app.db, acting.workspace_id, acting.actor.clone()).await?;
+    let updated = user::ActiveModel {
         id: Set(acting.user_id),
-        github_username: Set(value.as_str().map(str::to_owned)),
+        github_username: Set(login),
         updated_at: Set(time::now()),
         ..Default::default()
     }
-    .update(app.db.conn())
-    .await
-    .map(|_| ())
+    .update(&*change)
+    .await?;
+    let (here, elsewhere): (Vec<_>, Vec<_>) = workspaces
+        .into_iter()
+        .partition(|m| m.workspace.id == acting.workspace_id);
+    for member in here {
+        let view = UserView::new(updated.clone(), member.role);
+        change.record(EventType::UserUpdated, view.id, &view)?;
+    }
+    change.commit().await?;
+    // The member's own change, without naming the token of another workspace.
+    let actor = Actor {
+        kind: ActorKind::User,
+        user_id: Some(acting.user_id),
+        token_id: None,
+        via: None,
+    };
+    for member in elsewhere {
+        let mut change =
+            WorkspaceChange::begin(&app.db, member.workspace.id, actor.clone()).await?;
+        let view = UserView::new(updated.clone(), member.role);
+        change.record(EventType::UserUpdated, view.id, &view)?;
+        change.commit().await?;
+    }
+    Ok(())
 }
 
 /// A GitHub login: 1–39 letters, digits or hyphens.

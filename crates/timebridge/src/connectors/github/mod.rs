@@ -214,7 +214,7 @@ impl GithubConnector {
         // GitHub has no revoke call for a personal token: forgetting it is all we can do.
         match store::delete(app, integration.record.id, Provider::Github).await {
             Ok(()) => Reply::ok(json!({"message": "GitHub integration removed"})),
-            Err(e) => Reply::error(format!("could not remove the integration: {e}")),
+            Err(e) => Reply::failure(e),
         }
     }
 }

@@ -76,7 +76,7 @@ async fn pull_and_upsert(app: &AppState, integration: &Integration) -> Reply {
             "updated": updated,
             "unchanged": issues.len() - created - updated,
         })),
-        Err(e) => Reply::error(e.to_string()),
+        Err(e) => Reply::failure(e),
     }
 }
 

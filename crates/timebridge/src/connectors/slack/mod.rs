@@ -171,7 +171,7 @@ impl SlackConnector {
         // Best effort: the token is forgotten whether or not Slack answers.
         let revoked = call(app, integration, "auth.revoke", &json!({})).await;
         if let Err(e) = store::delete(app, integration.record.id, Provider::Slack).await {
-            return Reply::error(format!("could not remove the integration: {e}"));
+            return Reply::failure(e);
         }
         Reply::ok(json!({"message": "Slack integration removed", "token_revoked": revoked.is_ok()}))
     }

@@ -1,6 +1,6 @@
 //! Projects: named containers of work, optionally for a client, with an hourly rate, a
 //! billable flag and a status (`active` or `archived`). Deleting a project through the API
-//! archives it.
+//! archives it; `?permanent=true` deletes one that nothing but its tasks refers to.
 
 pub mod entity;
 pub mod routes;

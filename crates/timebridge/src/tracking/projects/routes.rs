@@ -220,21 +220,38 @@ async fn update_project(
     Ok(Json(ProjectEnvelope { project }))
 }
 
-/// Archive a project (TimeTracker's `DELETE` semantics: nothing is deleted).
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteProjectQuery {
+    /// `true`: delete the project and its tasks for good (`project.deleted`), which only a
+    /// project no time entry, expense, invoice line or quote line refers to allows (else 409).
+    /// Default `false`: archive it (`project.archived`), as TimeTracker does.
+    pub permanent: Option<bool>,
+}
+
+/// Archive a project (TimeTracker's `DELETE` semantics: nothing is deleted), or, with
+/// `permanent=true`, delete it and its tasks for good.
 #[utoipa::path(
     delete, path = "/api/v1/projects/{id}", tag = "projects",
-    params(("id" = Uuid, Path, description = "Project id")),
+    params(("id" = Uuid, Path, description = "Project id"), DeleteProjectQuery),
     security(("api_token" = ["write:projects"])),
     responses(
-        (status = 200, description = "The archived project", body = ProjectEnvelope),
+        (status = 200, description = "The archived project, or the deleted one as it was", body = ProjectEnvelope),
+        (status = 400, description = "`permanent` is not a boolean", body = ErrorBody),
         (status = 404, description = "No such project in this workspace", body = ErrorBody),
+        (status = 409, description = "`permanent=true`, but time entries, expenses, invoice lines or quote lines refer to the project (`error_code: project_in_use`, counts in `references`)", body = ErrorBody),
     )
 )]
 async fn archive_project(
     State(app): State<AppState>,
     caller: Caller,
     Path(id): Path<Uuid>,
+    Query(query): Query<DeleteProjectQuery>,
 ) -> Result<Json<ProjectEnvelope>, ApiError> {
-    let project = service::archive(&app.db, &caller.acting(), id).await?;
+    let project = if query.permanent.unwrap_or(false) {
+        service::delete(&app.db, &caller.acting(), id).await?
+    } else {
+        service::archive(&app.db, &caller.acting(), id).await?
+    };
     Ok(Json(ProjectEnvelope { project }))
 }

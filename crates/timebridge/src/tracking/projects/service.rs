@@ -1,12 +1,14 @@
 //! Rules and queries for projects. Every function is scoped to the caller's workspace: a
 //! project of another workspace is indistinguishable from one that does not exist.
 
+use axum::http::StatusCode;
 use rust_decimal::Decimal;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
     sea_query::{Expr, ExprTrait, Func},
 };
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::{
@@ -25,7 +27,14 @@ use crate::{
         time,
         validate::{optional_text, required_text},
     },
-    tracking::clients::entity as client,
+    tracking::{
+        clients::entity as client,
+        expenses::entity as expense,
+        invoices::entity::item as invoice_item,
+        quotes::entity::item as quote_item,
+        tasks::{TaskView, entity as task},
+        time_entries::entity as time_entry,
+    },
 };
 
 /// Filters of the project list.
@@ -244,4 +253,108 @@ pub async fn archive(db: &Db, acting: &Acting, id: Uuid) -> Result<ProjectView, 
         ..Default::default()
     };
     update(db, acting, id, changes).await
+}
+
+/// The `error_code` of a project that cannot be deleted because something refers to it.
+pub const STILL_REFERRED_TO: &str = "project_in_use";
+
+/// How many rows of each kind refer to the project, by the names the 409's `references` uses;
+/// only those with some.
+async fn references<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+) -> Result<Vec<(&'static str, u64)>, ApiError> {
+    let counts = [
+        (
+            "time_entries",
+            time_entry::Entity::find()
+                .filter(time_entry::Column::ProjectId.eq(id))
+                .count(db)
+                .await?,
+        ),
+        (
+            "expenses",
+            expense::Entity::find()
+                .filter(expense::Column::ProjectId.eq(id))
+                .count(db)
+                .await?,
+        ),
+        (
+            "invoice_lines",
+            invoice_item::Entity::find()
+                .filter(invoice_item::Column::ProjectId.eq(id))
+                .count(db)
+                .await?,
+        ),
+        (
+            "quote_lines",
+            quote_item::Entity::find()
+                .filter(quote_item::Column::ProjectId.eq(id))
+                .count(db)
+                .await?,
+        ),
+    ];
+    Ok(counts.into_iter().filter(|(_, n)| *n > 0).collect())
+}
+
+/// The 409 for a project that is still referred to, naming what refers to it and how often.
+fn still_referred_to(references: &[(&'static str, u64)]) -> ApiError {
+    let named: Vec<String> = references
+        .iter()
+        .map(|(what, n)| {
+            let plural = what.replace('_', " ");
+            let singular = match *what {
+                "time_entries" => "time entry",
+                _ => plural.trim_end_matches('s'),
+            };
+            format!("{n} {}", if *n == 1 { singular } else { &plural })
+        })
+        .collect();
+    let counts: Map<String, Value> = references
+        .iter()
+        .map(|(what, n)| ((*what).to_owned(), Value::from(*n)))
+        .collect();
+    ApiError::coded(
+        StatusCode::CONFLICT,
+        STILL_REFERRED_TO,
+        format!(
+            "The project is still referred to by {}; archive it instead (DELETE without permanent=true)",
+            named.join(", ")
+        ),
+    )
+    .with_details(serde_json::json!({ "references": counts }))
+}
+
+/// Deletes a project for good (`DELETE /projects/{id}?permanent=true`), with its tasks: each
+/// task is recorded as `task.deleted`, then the project as `project.deleted`. A project that
+/// time entries, expenses, invoice lines or quote lines refer to is refused with a 409 naming
+/// them (archiving keeps it instead).
+pub async fn delete(db: &Db, acting: &Acting, id: Uuid) -> Result<ProjectView, ApiError> {
+    let mut change = WorkspaceChange::begin(db, acting.workspace_id, acting.actor.clone()).await?;
+    let existing = find(&*change, acting.workspace_id, id).await?;
+    let refs = references(&*change, id).await?;
+    if !refs.is_empty() {
+        return Err(still_referred_to(&refs));
+    }
+    let tasks = task::Entity::find()
+        .filter(task::Column::WorkspaceId.eq(acting.workspace_id))
+        .filter(task::Column::ProjectId.eq(id))
+        .order_by_asc(task::Column::Id)
+        .all(&*change)
+        .await?;
+    if !tasks.is_empty() {
+        task::Entity::delete_many()
+            .filter(task::Column::ProjectId.eq(id))
+            .exec(&*change)
+            .await?;
+    }
+    for task in tasks {
+        let view = TaskView::from(task);
+        change.record(EventType::TaskDeleted, view.id, &view)?;
+    }
+    project::Entity::delete_by_id(id).exec(&*change).await?;
+    let view = ProjectView::from(existing);
+    change.record(EventType::ProjectDeleted, view.id, &view)?;
+    change.commit().await?;
+    Ok(view)
 }
