@@ -472,13 +472,14 @@ both! {
                 workspace_id: Set(other.workspace.id),
                 user_id: Set(ada.user.id),
                 role: Set(timebridge::directory::Role::Member),
+                is_active: Set(true),
                 created_at: Set(timebridge::platform::time::now()),
             }
             .insert(app.db.conn())
             .await
             .unwrap();
         }
-        let there = timebridge::directory::Member { user: ada.user.clone(), workspace: other.workspace.clone(), role: timebridge::directory::Role::Member };
+        let there = timebridge::directory::Member { user: ada.user.clone(), workspace: other.workspace.clone(), role: timebridge::directory::Role::Member, active_here: true };
         let there_token = app.token(&there, &["read:users"]).await;
         // Both answers are cached now.
         for t in [&token, &there_token] {

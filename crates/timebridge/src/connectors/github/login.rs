@@ -97,7 +97,7 @@ pub async fn save(
         .into_iter()
         .partition(|m| m.workspace.id == acting.workspace_id);
     for member in here {
-        let view = UserView::new(updated.clone(), member.role);
+        let view = UserView::new(updated.clone(), member.role, member.active_here);
         change.record(EventType::UserUpdated, view.id, &view)?;
     }
     change.commit().await?;
@@ -111,7 +111,7 @@ pub async fn save(
     for member in elsewhere {
         let mut change =
             WorkspaceChange::begin(&app.db, member.workspace.id, actor.clone()).await?;
-        let view = UserView::new(updated.clone(), member.role);
+        let view = UserView::new(updated.clone(), member.role, member.active_here);
         change.record(EventType::UserUpdated, view.id, &view)?;
         change.commit().await?;
     }
