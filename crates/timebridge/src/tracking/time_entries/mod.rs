@@ -83,6 +83,12 @@ pub fn format_duration(seconds: i64) -> String {
     format!("{:02}:{:02}:{:02}", s / 3600, (s % 3600) / 60, s % 60)
 }
 
+/// A time as the API writes it (RFC 3339, UTC), for messages.
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
+}
+
 /// Seconds as hours, rounded half away from zero to two decimals (as invoices and reports
 /// round them).
 pub fn hours(seconds: i64) -> Decimal {

@@ -439,7 +439,16 @@ pub async fn update(
     .await?;
     let new_start = start.unwrap_or(existing.start_time);
     let new_end = end.or(existing.end_time);
-    let seconds = new_end.map(|e| duration(&mut errors, new_start, e));
+    // New times must make an entry of at least a second; a 0-second entry a timer left (see
+    // `timer::StopAt`) keeps its times while its other fields change.
+    let times_change = start.is_some() || end.is_some();
+    let seconds = new_end.map(|e| {
+        if times_change {
+            duration(&mut errors, new_start, e)
+        } else {
+            (e - new_start).whole_seconds()
+        }
+    });
     errors.into_result()?;
 
     let mut active: entry::ActiveModel = existing.into();
