@@ -59,7 +59,7 @@ event_catalog! {
     TimeEntryUpdated => "time_entry.updated", "time_entry", "A time entry was changed, alone or by a bulk action.";
     TimeEntryDeleted => "time_entry.deleted", "time_entry", "A time entry was deleted.";
     TimeEntryRestored => "time_entry.restored", "time_entry", "A deleted time entry was restored.";
-    TimeEntrySplit => "time_entry.split", "time_entry", "A time entry was split into several.";
+    TimeEntrySplit => "time_entry.split", "time_entry", "A time entry was split in two: `data.time_entries` holds the entry (up to the split) and the new one.";
     TimeEntryBatchDeleted => "time_entry.batch_deleted", "time_entry", "A time entry was deleted by a bulk action (one event per entry).";
     TimerStarted => "timer.started", "time_entry", "A timer was started: the running entry.";
     TimerStopped => "timer.stopped", "time_entry", "A running timer was stopped: the finished entry.";

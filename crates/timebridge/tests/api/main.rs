@@ -16,6 +16,7 @@ mod projects;
 mod ratelimit;
 mod read_cache;
 mod reports;
+mod restore_and_split;
 mod scopes;
 mod slack;
 mod stand_ins;

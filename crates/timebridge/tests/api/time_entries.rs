@@ -242,6 +242,8 @@ both! {
             (Method::DELETE, format!("/api/v1/time-entries/{id}"), Needs::Write),
             (Method::POST, "/api/v1/time-entries/bulk".into(), Needs::Write),
             (Method::POST, "/api/v1/time-entries/import-csv".into(), Needs::Write),
+            (Method::POST, format!("/api/v1/time-entries/{id}/restore"), Needs::Write),
+            (Method::POST, format!("/api/v1/time-entries/{id}/split"), Needs::Write),
             (Method::GET, "/api/v1/timer/status".into(), Needs::Read),
             (Method::POST, "/api/v1/timer/start".into(), Needs::Write),
             (Method::POST, "/api/v1/timer/stop".into(), Needs::Write),

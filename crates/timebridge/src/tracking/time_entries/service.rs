@@ -176,7 +176,7 @@ pub async fn check_links<C: ConnectionTrait>(
 }
 
 /// The project of a task of the workspace, if there is such a task.
-async fn task_project<C: ConnectionTrait>(
+pub(super) async fn task_project<C: ConnectionTrait>(
     db: &C,
     workspace_id: Uuid,
     task_id: Uuid,
@@ -481,7 +481,7 @@ pub async fn update(
     Ok(view)
 }
 
-/// Deletes a finished, unbilled entry.
+/// Deletes a finished, unbilled entry; it can be restored for a while (see `restore`).
 pub async fn delete(db: &Db, acting: &Acting, id: Uuid) -> Result<TimeEntryView, ApiError> {
     let mut change = WorkspaceChange::begin(db, acting.workspace_id, acting.actor.clone()).await?;
     let existing = find(&*change, acting, id).await?;
@@ -496,6 +496,7 @@ pub async fn delete(db: &Db, acting: &Acting, id: Uuid) -> Result<TimeEntryView,
         )));
     }
     let view = views(&*change, vec![existing]).await?.remove(0);
+    super::restore::keep_deleted(&change, acting.workspace_id, std::slice::from_ref(&view)).await?;
     entry::Entity::delete_by_id(id).exec(&*change).await?;
     change.record(EventType::TimeEntryDeleted, view.id, &view)?;
     change.commit().await?;
