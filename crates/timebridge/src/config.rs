@@ -66,6 +66,11 @@ pub const SETTINGS: &[Setting] = &[
         "Largest accepted request body; larger bodies get 413.",
     ),
     s(
+        "IMPORT_MAX_BODY_MB",
+        "64",
+        "Largest CSV file one import takes (`POST /api/v1/time-entries/import-csv`, read as it arrives); larger files get 413.",
+    ),
+    s(
         "DELETED_RETENTION_DAYS",
         "30",
         "Days a deleted time entry or expense can be restored; then it is purged.",
@@ -370,6 +375,8 @@ pub struct Config {
     pub job_queues: Option<Vec<String>>,
     pub trust_forwarded_for: bool,
     pub max_body_bytes: usize,
+    /// Largest CSV an import takes (it has its own limit: a year of entries is tens of MB).
+    pub import_max_body_bytes: usize,
     /// Days a deleted time entry or expense stays restorable.
     pub deleted_retention_days: u32,
     pub log_filter: String,
@@ -543,6 +550,7 @@ impl Config {
             },
             trust_forwarded_for: r.boolean("TIMEBRIDGE_TRUST_FORWARDED_FOR")?,
             max_body_bytes: max_body_kb as usize * 1024,
+            import_max_body_bytes: r.positive("IMPORT_MAX_BODY_MB")? as usize * 1024 * 1024,
             deleted_retention_days: r.positive("DELETED_RETENTION_DAYS")?,
             log_filter: r.raw("RUST_LOG"),
             log_format: r.parse("LOG_FORMAT", "must be `json` or `pretty`")?,

@@ -11,6 +11,7 @@ mod connectors;
 mod events;
 mod expenses;
 mod github;
+mod imports;
 mod jobs;
 mod projects;
 mod ratelimit;

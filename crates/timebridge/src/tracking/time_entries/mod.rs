@@ -1,10 +1,10 @@
 //! Time entries: who worked on what, when. A running timer is an entry without an end
 //! (`/timer/start` creates it, `/timer/stop` finishes it). Members see and change only their
 //! own entries; admins see and change everyone's. A deleted entry can be restored for a while
-//! ([`restore`]); an entry can be split in two ([`split`]).
+//! ([`restore`]); an entry can be split in two ([`split`]); whole histories come in as CSV
+//! ([`import`]).
 
 pub mod bulk;
-mod csv_rows;
 pub mod entity;
 pub mod idempotency;
 pub mod import;

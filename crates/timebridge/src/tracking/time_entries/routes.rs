@@ -36,7 +36,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_entries, create_entry))
         .routes(routes!(get_entry, update_entry, delete_entry))
         .merge(bulk::routes())
-        .merge(import::routes())
+        .merge(import::routes::routes())
         .merge(restore::routes())
         .merge(split::routes())
         .merge(timer::routes())
