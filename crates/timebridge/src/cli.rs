@@ -46,6 +46,9 @@ pub enum Command {
     /// The background job queue.
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// Import data: `import csv` (time entries).
+    #[command(subcommand)]
+    Import(crate::tracking::time_entries::import::cli::ImportCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -140,6 +143,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(UserCommand::Create(args)) => create_user(config, args).await,
         Command::Token(TokenCommand::Create(args)) => create_token(config, args).await,
         Command::Jobs(command) => jobs_command(config, command).await,
+        Command::Import(command) => {
+            let db = open_migrated(&config).await?;
+            crate::tracking::time_entries::import::cli::run(&db, command).await
+        }
     }
 }
 

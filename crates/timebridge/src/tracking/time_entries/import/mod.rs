@@ -1,6 +1,6 @@
 //! CSV import of time entries: a whole history in one call — our own columns, a Toggl Track
 //! or a Clockify detailed export — through `POST /api/v1/time-entries/import-csv`
-//! ([`routes`]), which calls [`import`].
+//! ([`routes`]) or `timebridge import csv` ([`cli`]), which share [`import`].
 //!
 //! The file is parsed row by row as it arrives ([`rows`], [`source`]); the order of its dates is
 //! decided from the whole file ([`dates`]). Every row is then checked against the workspace
@@ -12,6 +12,7 @@
 //! ([`write`]), all in one change: all of it commits, or none.
 
 mod checks;
+pub mod cli;
 mod dates;
 mod duplicates;
 pub mod routes;
