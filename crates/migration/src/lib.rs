@@ -44,6 +44,7 @@ mod m20261123_000006_time_off;
 mod m20261123_000007_webhooks;
 mod m20261123_000008_connectors;
 mod m20261201_000009_job_queue;
+mod m20261201_000010_deleted_records;
 mod m20261201_000011_membership_status;
 
 /// The ordered list of migrations `timebridge migrate` and `timebridge serve` apply.
@@ -62,6 +63,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000007_webhooks::Migration),
             Box::new(m20261123_000008_connectors::Migration),
             Box::new(m20261201_000009_job_queue::Migration),
+            Box::new(m20261201_000010_deleted_records::Migration),
             Box::new(m20261201_000011_membership_status::Migration),
         ]
     }

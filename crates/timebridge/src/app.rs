@@ -160,6 +160,8 @@ pub fn capabilities() -> Capabilities {
     let mut c = Capabilities::default();
     c.constraints(directory::CONSTRAINTS);
     c.constraints(tracking::CONSTRAINTS);
+    tracking::time_entries::register(&mut c);
+    tracking::expenses::register(&mut c);
     webhooks::register(&mut c);
     connectors::register(&mut c);
     connectors::github::register(&mut c);

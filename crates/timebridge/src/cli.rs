@@ -60,6 +60,9 @@ pub enum Command {
     /// The background job queue.
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// Import data: `import csv` (time entries).
+    #[command(subcommand)]
+    Import(crate::tracking::time_entries::import::cli::ImportCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -183,6 +186,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Workspace(command) => workspaces::run(config, command).await,
         Command::Backup(args) => backup::run(config, args).await,
         Command::Jobs(command) => jobs_command(config, command).await,
+        Command::Import(command) => {
+            let db = open_migrated(&config).await?;
+            crate::tracking::time_entries::import::cli::run(&db, command).await
+        }
     }
 }
 

@@ -67,6 +67,16 @@ pub const SETTINGS: &[Setting] = &[
         "1024",
         "Largest accepted request body; larger bodies get 413.",
     ),
+    s(
+        "IMPORT_MAX_BODY_MB",
+        "64",
+        "Largest CSV file one import takes (`POST /api/v1/time-entries/import-csv`, read as it arrives); larger files get 413.",
+    ),
+    s(
+        "DELETED_RETENTION_DAYS",
+        "30",
+        "Days a deleted time entry or expense can be restored; then it is purged.",
+    ),
     s("DATABASE_MAX_CONNECTIONS", "16", "Connection pool size."),
     s(
         "RUST_LOG",
@@ -374,6 +384,10 @@ pub struct Config {
     pub job_queues: Option<Vec<String>>,
     pub trust_forwarded_for: bool,
     pub max_body_bytes: usize,
+    /// Largest CSV an import takes (it has its own limit: a year of entries is tens of MB).
+    pub import_max_body_bytes: usize,
+    /// Days a deleted time entry or expense stays restorable.
+    pub deleted_retention_days: u32,
     pub log_filter: String,
     pub log_format: LogFormat,
     pub token_expiry_days: u32,
@@ -578,6 +592,8 @@ impl Config {
             },
             trust_forwarded_for: r.boolean("TIMEBRIDGE_TRUST_FORWARDED_FOR")?,
             max_body_bytes: max_body_kb as usize * 1024,
+            import_max_body_bytes: r.positive("IMPORT_MAX_BODY_MB")? as usize * 1024 * 1024,
+            deleted_retention_days: r.positive("DELETED_RETENTION_DAYS")?,
             log_filter: r.raw("RUST_LOG"),
             log_format: r.parse("LOG_FORMAT", "must be `json` or `pretty`")?,
             token_expiry_days: r.count("API_TOKEN_EXPIRY_DAYS")?,

@@ -23,4 +23,5 @@ pub mod request_log;
 pub mod signal;
 pub mod telemetry;
 pub mod time;
+pub mod trash;
 pub mod validate;

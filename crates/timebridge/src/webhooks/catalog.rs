@@ -40,7 +40,7 @@ pub fn entries() -> &'static [CatalogEntry] {
                 event_type: t.as_str(),
                 resource: t.resource(),
                 description: t.description(),
-                example: payload(*t, data_example(t.resource(), schemas)),
+                example: payload(*t, event_data_example(*t, schemas)),
             })
             .collect()
     })
@@ -57,6 +57,19 @@ fn payload(t: EventType, data: Value) -> Value {
         "resource": {"type": t.resource(), "id": EXAMPLE_ID},
         "data": data,
     })
+}
+
+/// The example `data` of an event: its resource, or, for the events whose data is not the
+/// resource itself, their own schema.
+fn event_data_example(t: EventType, schemas: &Value) -> Value {
+    let own_schema = match t {
+        EventType::TimeEntrySplit => Some("TimeEntrySplit"),
+        _ => None,
+    };
+    match own_schema.and_then(|name| schemas.get(name)) {
+        Some(schema) => example(schema, schemas, 0),
+        None => data_example(t.resource(), schemas),
+    }
 }
 
 fn data_example(resource: &str, schemas: &Value) -> Value {
@@ -189,5 +202,14 @@ mod tests {
             .find(|e| e.event_type == "webhook.delivery_failing")
             .expect("operational events are in the catalog");
         assert_eq!(failing.example["data"]["delivery"]["attempts"], 4);
+        let split = entries
+            .iter()
+            .find(|e| e.event_type == "time_entry.split")
+            .expect("time_entry.split is in the catalog");
+        assert!(
+            split.example["data"]["time_entries"][0]["start_time"].is_string(),
+            "{}",
+            split.example
+        );
     }
 }

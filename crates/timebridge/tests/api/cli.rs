@@ -99,6 +99,56 @@ both! {
     }
 }
 
+both! {
+    async fn a_csv_file_imports_from_the_command_line_with_the_apis_summary(backend) {
+        let (url, dir) = database(backend).await;
+        let dir = dir.unwrap_or_else(|| tempfile::tempdir().unwrap());
+        let email = format!("import-{}@example.com", uuid::Uuid::now_v7());
+        let workspace = format!("import-ws-{}", uuid::Uuid::now_v7());
+        let out = run(&url, &["user", "create", "--email", &email, "--name", "Importer", "--workspace", &workspace], None);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let file = dir.path().join("toggl.csv");
+        std::fs::write(&file, include_bytes!("../fixtures/toggl_detailed.csv")).unwrap();
+        let file = file.to_str().unwrap();
+
+        let out = run(&url, &["import", "csv", "--email", &email, "--workspace", &workspace, "--format", "toggl", file], None);
+        assert!(out.status.success(), "{}", stderr(&out));
+        // Piped: stdout is the summary alone, and no progress bar is drawn.
+        let summary: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("stdout is the JSON summary");
+        assert_eq!((summary["created"].clone(), summary["skipped"].clone()), (serde_json::json!(6), serde_json::json!(0)), "{summary}");
+        assert_eq!(summary["format"], "toggl");
+        assert!(!stderr(&out).contains('\r'), "{}", stderr(&out));
+
+        // The same file again: the same summary shape, every row skipped.
+        let out = run(&url, &["import", "csv", "--email", &email, file], None);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let again: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!((again["created"].clone(), again["skipped"].clone()), (serde_json::json!(0), serde_json::json!(6)), "{again}");
+
+        // A server on the same database sees the entries.
+        let app = TestApp::on_database(&url, &[]).await;
+        let member = timebridge::directory::service::find_user_by_email(&app.db, &email).await.unwrap().unwrap();
+        let memberships = timebridge::directory::service::memberships_of(&app.db, &member).await.unwrap();
+        let token = app.token(&memberships[0], &["read:time_entries"]).await;
+        let (_, list) = send(app.get(&token, "/api/v1/time-entries")).await;
+        assert_eq!(list["pagination"]["total"], 6);
+
+        // Refusals name what is wrong and print no summary.
+        let out = run(&url, &["import", "csv", "--email", &email, "--format", "clockify", file], None);
+        assert!(!out.status.success());
+        assert!(stderr(&out).contains("clockify"), "{}", stderr(&out));
+        assert!(stdout(&out).is_empty());
+        let out = run(&url, &["import", "csv", "--email", "nobody@example.com", file], None);
+        assert!(!out.status.success());
+        assert!(stderr(&out).contains("nobody@example.com"), "{}", stderr(&out));
+        let bad = dir.path().join("bad.csv");
+        std::fs::write(&bad, "start_time,end_time\n2026-03-02T10:00:00Z,2026-03-02T09:00:00Z\n").unwrap();
+        let out = run(&url, &["import", "csv", "--email", &email, bad.to_str().unwrap()], None);
+        assert!(!out.status.success());
+        assert!(stderr(&out).contains("row 2"), "{}", stderr(&out));
+    }
+}
+
 #[test]
 fn invalid_configuration_fails_naming_the_variable() {
     let out = Command::new(BIN)

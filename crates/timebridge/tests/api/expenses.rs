@@ -300,6 +300,43 @@ both! {
             (Method::PUT, format!("/api/v1/expenses/{id}"), Needs::Write),
             (Method::PATCH, format!("/api/v1/expenses/{id}"), Needs::Write),
             (Method::DELETE, format!("/api/v1/expenses/{id}"), Needs::Write),
+            (Method::POST, format!("/api/v1/expenses/{id}/restore"), Needs::Write),
         ]).await;
+    }
+
+    async fn a_deleted_expense_vanishes_and_comes_back_when_restored(backend) {
+        let app = TestApp::start(backend).await;
+        let t = team(&app).await;
+        let (_, project) = send(app.post(&t.admin_token, "/api/v1/projects").json(&json!({"name": "Site"}))).await;
+        let created = expense(&app, &t.alice_token, json!({"title": "Hotel", "amount": "120.40", "expense_date": "2026-03-01", "category": "accommodation", "billable": true, "project_id": project["project"]["id"]})).await;
+        let id = created["id"].as_str().unwrap().to_owned();
+        let after = last_sequence(&events_after(&app, &t.admin_token, 0).await);
+        let (status, _) = send(app.delete(&t.alice_token, &format!("/api/v1/expenses/{id}"))).await;
+        assert_eq!(status, 200);
+        let (_, list) = send(app.get(&t.admin_token, "/api/v1/expenses")).await;
+        assert_eq!(list["pagination"]["total"], 0);
+        let (status, _) = send(app.get(&t.alice_token, &format!("/api/v1/expenses/{id}"))).await;
+        assert_eq!(status, 404);
+
+        let (status, _) = send(app.post(&t.bob_token, &format!("/api/v1/expenses/{id}/restore"))).await;
+        assert_eq!(status, 403, "a member restores only their own");
+        let (status, restored) = send(app.post(&t.alice_token, &format!("/api/v1/expenses/{id}/restore"))).await;
+        assert_eq!(status, 200, "{restored}");
+        assert_eq!(restored["message"], "Expense restored successfully");
+        let r = &restored["expense"];
+        for field in ["id", "user_id", "project_id", "title", "category", "amount", "currency", "expense_date", "billable", "reimbursable", "status", "created_at"] {
+            assert_eq!(r[field], created[field], "{field}");
+        }
+        let (_, list) = send(app.get(&t.alice_token, "/api/v1/expenses")).await;
+        assert_eq!(titles(&list), ["Hotel"]);
+        let (status, _) = send(app.post(&t.alice_token, &format!("/api/v1/expenses/{id}/restore"))).await;
+        assert_eq!(status, 409, "it is not deleted any more");
+        let (status, _) = send(app.post(&t.alice_token, &format!("/api/v1/expenses/{}/restore", Uuid::now_v7()))).await;
+        assert_eq!(status, 404);
+
+        let events = events_after(&app, &t.admin_token, after).await;
+        let types: Vec<_> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+        assert_eq!(types, ["expense.deleted", "expense.restored"]);
+        assert_eq!(events[1]["data"], *r);
     }
 }

@@ -269,6 +269,25 @@ both! {
         assert_eq!(tasks(&s.app, &s.admin).await.len(), 2);
     }
 
+    async fn a_timer_an_assignment_started_stops_at_once_like_any_other(backend) {
+        let s = setup(backend, vec![]).await;
+        let mut payload = issues_event("assigned", 21, &[]);
+        payload["assignee"] = json!({"login": "octocat", "id": 1});
+        let (status, body) = deliver(&s.app, "issues", "s-1", &payload).await;
+        assert_eq!(body["timer"]["started"], true, "{status} {body}");
+        let id = body["timer"]["time_entry_id"].as_str().unwrap().to_owned();
+        crate::timer::start_in_the_future(&s.app, &id).await;
+        let (status, stopped) = send(s.app.post(&s.admin, "/api/v1/timer/stop")).await;
+        assert_eq!(status, 200, "{stopped}");
+        assert_eq!(stopped["time_entry"]["id"], id.as_str());
+        assert_eq!(stopped["time_entry"]["duration_seconds"], 0);
+        // The member's next assignment starts a timer again.
+        let mut payload = issues_event("assigned", 22, &[]);
+        payload["assignee"] = json!({"login": "octocat", "id": 1});
+        let (_, body) = deliver(&s.app, "issues", "s-2", &payload).await;
+        assert_eq!(body["timer"]["started"], true, "{body}");
+    }
+
     async fn a_timer_the_connector_starts_is_announced_in_slack(backend) {
         let github = StandIn::github(TOKEN, vec![]).await;
         let slack = StandIn::slack("xoxb-announce").await;

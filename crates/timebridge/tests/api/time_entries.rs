@@ -242,6 +242,8 @@ both! {
             (Method::DELETE, format!("/api/v1/time-entries/{id}"), Needs::Write),
             (Method::POST, "/api/v1/time-entries/bulk".into(), Needs::Write),
             (Method::POST, "/api/v1/time-entries/import-csv".into(), Needs::Write),
+            (Method::POST, format!("/api/v1/time-entries/{id}/restore"), Needs::Write),
+            (Method::POST, format!("/api/v1/time-entries/{id}/split"), Needs::Write),
             (Method::GET, "/api/v1/timer/status".into(), Needs::Read),
             (Method::POST, "/api/v1/timer/start".into(), Needs::Write),
             (Method::POST, "/api/v1/timer/stop".into(), Needs::Write),
@@ -371,11 +373,13 @@ both! {
 
         let (status, body) = send(app.post(&token, "/api/v1/time-entries/import-csv").header("content-type", "text/csv").body(bad.clone())).await;
         assert_eq!(status, 400, "{body}");
+        assert_eq!(body["error_code"], "validation_error");
         assert_eq!(body["created"], 0);
         assert_eq!(body["failed"], 2);
-        assert_eq!(body["errors"][0], json!({"row": 4, "column": "end_time", "error": "must be after the start"}));
-        assert_eq!(body["errors"][1]["row"], 5);
-        assert_eq!(body["errors"][1]["column"], "start_time");
+        assert_eq!(body["row_errors"][0], json!({"row": 4, "column": "end_time", "error": "must be after the start"}));
+        assert_eq!(body["row_errors"][1]["row"], 5);
+        assert_eq!(body["row_errors"][1]["column"], "start_time");
+        assert_eq!(body["errors"]["end_time"], json!(["row 4: must be after the start"]));
         assert_eq!(send(app.get(&token, "/api/v1/time-entries")).await.1, before);
 
         let (status, body) = send(app.post(&token, "/api/v1/time-entries/import-csv?partial=true").header("content-type", "text/csv").body(bad)).await;
@@ -406,7 +410,7 @@ both! {
         let form = reqwest::multipart::Form::new().part("file", file);
         let (status, body) = send(app.post(&token, "/api/v1/time-entries/import-csv?utc_offset=%2B01:00").multipart(form)).await;
         assert_eq!(status, 200, "{body}");
-        assert_eq!(body, json!({"success": true, "created": 6, "failed": 0, "errors": []}));
+        assert_eq!(body, json!({"success": true, "created": 6, "skipped": 0, "failed": 0, "errors": [], "skipped_rows": [], "format": "toggl", "date_format": null}));
 
         let (_, list) = send(app.get(&token, "/api/v1/time-entries")).await;
         let entries = list["time_entries"].as_array().unwrap();
@@ -433,9 +437,14 @@ both! {
         let app = TestApp::start(backend).await;
         let (_, token) = app.caller(false, MEMBER).await;
         let csv = String::from_utf8(include_bytes!("../fixtures/clockify_detailed.csv").to_vec()).unwrap();
+        // Its dates (03/09/2026, 03/10/2026) read either way: the caller says which.
         let (status, body) = send(app.post(&token, "/api/v1/time-entries/import-csv").json(&json!({"csv": csv}))).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(body["errors"]["date_format"].is_array(), "{body}");
+        let (status, body) = send(app.post(&token, "/api/v1/time-entries/import-csv?date_format=MM/DD/YYYY").json(&json!({"csv": csv}))).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["created"], 5);
+        assert_eq!((body["format"].as_str(), body["date_format"].as_str()), (Some("clockify"), Some("MM/DD/YYYY")));
         let (_, list) = send(app.get(&token, "/api/v1/time-entries")).await;
         let entries = list["time_entries"].as_array().unwrap();
         let push = entries.iter().find(|e| e["notes"] == "Push notifications").unwrap();
@@ -458,7 +467,7 @@ both! {
         let csv = format!("email,start_time,end_time\n{},2026-03-02T09:00:00Z,2026-03-02T10:00:00Z\nnobody@example.com,2026-03-02T09:00:00Z,2026-03-02T10:00:00Z\n", ada.user.email.to_uppercase());
         let (status, body) = send(app.post(&admin_token, "/api/v1/time-entries/import-csv").body(csv.clone())).await;
         assert_eq!(status, 400);
-        assert_eq!(body["errors"][0]["column"], "email");
+        assert_eq!(body["row_errors"][0]["column"], "email");
         let (status, _) = send(app.post(&admin_token, "/api/v1/time-entries/import-csv?partial=true").body(csv)).await;
         assert_eq!(status, 200);
         let (_, list) = send(app.get(&admin_token, &format!("/api/v1/time-entries?user_id={}", ada.user.id))).await;

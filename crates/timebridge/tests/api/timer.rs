@@ -43,14 +43,13 @@ both! {
         assert_eq!(again["error_code"], "timer_already_running");
         assert_eq!(again["timer"]["id"], timer["id"]);
 
-        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
         let (status, stopped) = send(app.post(&token, "/api/v1/timer/stop")).await;
         assert_eq!(status, 200, "{stopped}");
         assert_eq!(stopped["message"], "Timer stopped successfully");
         let entry = &stopped["time_entry"];
         assert_eq!(entry["id"], timer["id"]);
         assert_eq!(entry["is_active"], false);
-        assert!(entry["duration_seconds"].as_i64().unwrap() >= 1);
+        assert!(entry["duration_seconds"].as_i64().unwrap() >= 0);
 
         let (status, none) = send(app.post(&token, "/api/v1/timer/stop")).await;
         assert_eq!(status, 409);
@@ -80,6 +79,50 @@ both! {
         }
         let (_, running) = send(app.get(&token, "/api/v1/timer/status")).await;
         assert_eq!(running["active"], true);
+    }
+
+    async fn a_timer_stopped_in_the_second_it_started_becomes_a_zero_second_entry(backend) {
+        let app = TestApp::start(backend).await;
+        let (_, token) = app.caller(true, RW).await;
+        let p = project(&app, &token, json!({"name": "Site"})).await;
+        let (_, started) = send(app.post(&token, "/api/v1/timer/start").json(&json!({"project_id": p}))).await;
+        let id = started["timer"]["id"].as_str().unwrap();
+        // The stop lands in the timer's own second (or, with another instance's clock a little
+        // ahead, before it): move the start to the next seconds so that is certain.
+        let start = start_in_the_future(&app, id).await;
+        let before = (start - time::Duration::SECOND).format(&time::format_description::well_known::Rfc3339).unwrap();
+        let (status, body) = send(app.post(&token, "/api/v1/timer/stop").json(&json!({"stop_time": before}))).await;
+        assert_eq!(status, 400, "a stop_time the client sent before the start is refused: {body}");
+        assert!(body["errors"]["stop_time"].is_array(), "{body}");
+
+        let (status, stopped) = send(app.post(&token, "/api/v1/timer/stop")).await;
+        assert_eq!(status, 200, "{stopped}");
+        let entry = &stopped["time_entry"];
+        assert_eq!(entry["duration_seconds"], 0);
+        assert_eq!(entry["duration_hours"].as_f64(), Some(0.0));
+        assert_eq!(entry["duration_formatted"], "00:00:00");
+        assert_eq!(entry["end_time"], entry["start_time"]);
+        assert_eq!(entry["is_active"], false);
+        // The 0-second entry is an ordinary entry: listed, and editable.
+        let (_, list) = send(app.get(&token, "/api/v1/time-entries")).await;
+        assert_eq!(list["time_entries"][0]["id"], id);
+        let (status, body) = send(app.patch(&token, &format!("/api/v1/time-entries/{id}")).json(&json!({"notes": "quick call"}))).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["time_entry"]["duration_seconds"], 0);
+        let events = events_after(&app, &token, 0).await;
+        let stopped_event = events.iter().find(|e| e["type"] == "timer.stopped").unwrap();
+        assert_eq!(stopped_event["data"], *entry);
+    }
+
+    async fn a_stop_time_equal_to_the_start_is_accepted(backend) {
+        let app = TestApp::start(backend).await;
+        let (_, token) = app.caller(true, RW).await;
+        let p = project(&app, &token, json!({"name": "Site"})).await;
+        let (_, started) = send(app.post(&token, "/api/v1/timer/start").json(&json!({"project_id": p}))).await;
+        let start = started["timer"]["start_time"].clone();
+        let (status, stopped) = send(app.post(&token, "/api/v1/timer/stop").json(&json!({"stop_time": start}))).await;
+        assert_eq!(status, 200, "{stopped}");
+        assert_eq!(stopped["time_entry"]["duration_seconds"], 0);
     }
 
     async fn a_timer_needs_a_live_project_of_the_workspace(backend) {
@@ -129,4 +172,19 @@ both! {
         let (_, running) = send(app.get(&token, "/api/v1/timer/status")).await;
         assert_eq!(running["active"], true);
     }
+}
+
+/// Moves a running timer's start two seconds ahead of the clock, as if it had started in this
+/// very second on an instance whose clock runs a little ahead; returns the new start.
+pub async fn start_in_the_future(app: &TestApp, id: &str) -> time::OffsetDateTime {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    use timebridge::tracking::time_entries::entity as entry;
+    let start = timebridge::platform::time::now() + time::Duration::seconds(2);
+    entry::Entity::update_many()
+        .col_expr(entry::Column::StartTime, Expr::value(start))
+        .filter(entry::Column::Id.eq(uuid::Uuid::parse_str(id).unwrap()))
+        .exec(&*app.db)
+        .await
+        .unwrap();
+    start
 }

@@ -114,17 +114,14 @@ async fn start(
 
 async fn stop(app: &AppState, acting: &Acting, received: &Received<'_>) -> Result<Value, ApiError> {
     let outcome = in_change(app, acting, received, async |change| {
-        let Some(current) = timer::running(&**change, acting.workspace_id, acting.user_id).await?
-        else {
+        if timer::running(&**change, acting.workspace_id, acting.user_id)
+            .await?
+            .is_none()
+        {
             return Ok(Err(ephemeral("No timer is running.")));
-        };
-        // Times are whole seconds: an entry must last at least one.
-        if current.start_time >= time::now() {
-            return Ok(Err(ephemeral(
-                "Your timer started less than a second ago: stop it in a moment.",
-            )));
         }
-        Ok(Ok(timer::stop_in(change, acting, time::now()).await?))
+        // The API's rule: stopping always succeeds (0 s in the second it started).
+        Ok(Ok(timer::stop_in(change, acting, timer::StopAt::Now).await?))
     })
     .await?;
     Ok(match outcome {

@@ -1,8 +1,10 @@
 //! Expenses: money a member spent, optionally for a project or client, billable to the client
 //! and/or reimbursable to the member. Members see and change only their own expenses and may
-//! not approve them; admins see and change everyone's. Deleting an expense deletes it.
+//! not approve them; admins see and change everyone's. A deleted expense can be restored for
+//! `DELETED_RETENTION_DAYS` ([`restore`]).
 
 pub mod entity;
+pub mod restore;
 pub mod routes;
 pub mod service;
 
@@ -15,6 +17,26 @@ use uuid::Uuid;
 pub use entity::{ExpenseCategory, ExpenseStatus};
 
 use crate::platform::{money, time::iso_date};
+
+/// Plugs expenses in: an hourly instance job purges deleted expenses past
+/// `DELETED_RETENTION_DAYS`.
+pub fn register(c: &mut crate::app::Capabilities) {
+    use crate::platform::jobs::JobKind;
+    c.job(
+        JobKind::new(
+            "deleted_expenses_retention",
+            "Hourly: purges deleted expenses past DELETED_RETENTION_DAYS (they can no longer be restored).",
+            |app: crate::app::AppState, _job| async move {
+                let purged = restore::purge(&app.db, app.config.deleted_retention_days)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(serde_json::json!({"deleted_expenses_purged": purged}))
+            },
+        )
+        .instance()
+        .periodic(std::time::Duration::from_secs(3600)),
+    );
+}
 
 /// An expense as the API shows it (and as `expense.*` events carry it).
 #[derive(Clone, Debug, Serialize, ToSchema)]

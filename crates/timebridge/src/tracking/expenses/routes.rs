@@ -26,6 +26,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_expenses, create_expense))
         .routes(routes!(get_expense, update_expense, delete_expense))
+        .merge(super::restore::routes())
 }
 
 #[derive(Serialize, ToSchema)]
@@ -277,7 +278,8 @@ async fn update_expense(
     }))
 }
 
-/// Delete an expense (a hard delete; TimeTracker rejects instead).
+/// Delete an expense. It vanishes from lists at once and can be restored with
+/// `POST /api/v1/expenses/{id}/restore` for `DELETED_RETENTION_DAYS`.
 #[utoipa::path(
     delete, path = "/api/v1/expenses/{id}", tag = "expenses",
     params(("id" = Uuid, Path, description = "Expense id")),

@@ -453,10 +453,12 @@ fn apply(active: &mut expense::ActiveModel, changes: ExpenseChanges, checked: Ch
     }
 }
 
-/// Deletes an expense (`expense.deleted`, carrying it as it was).
+/// Deletes an expense (`expense.deleted`, carrying it as it was); it can be restored for a
+/// while (see `restore`).
 pub async fn delete(db: &Db, acting: &Acting, id: Uuid) -> Result<ExpenseView, ApiError> {
     let mut change = WorkspaceChange::begin(db, acting.workspace_id, acting.actor.clone()).await?;
     let existing = find(&*change, acting, id).await?;
+    super::restore::keep_deleted(&change, &existing).await?;
     expense::Entity::delete_by_id(id).exec(&*change).await?;
     let view = ExpenseView::from(existing);
     change.record(EventType::ExpenseDeleted, view.id, &view)?;

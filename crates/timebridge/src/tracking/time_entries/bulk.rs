@@ -175,6 +175,7 @@ pub async fn apply(
     match &action {
         Action::Delete => {
             let before = views(&*change, targets).await?;
+            super::restore::keep_deleted(&change, acting.workspace_id, &before).await?;
             entry::Entity::delete_many()
                 .filter(entry::Column::Id.is_in(ids))
                 .exec(&*change)

@@ -1,14 +1,17 @@
 //! Time entries: who worked on what, when. A running timer is an entry without an end
 //! (`/timer/start` creates it, `/timer/stop` finishes it). Members see and change only their
-//! own entries; admins see and change everyone's.
+//! own entries; admins see and change everyone's. A deleted entry can be restored for a while
+//! ([`restore`]); an entry can be split in two ([`split`]); whole histories come in as CSV
+//! ([`import`]).
 
 pub mod bulk;
-mod csv_rows;
 pub mod entity;
 pub mod idempotency;
 pub mod import;
+pub mod restore;
 pub mod routes;
 pub mod service;
+pub mod split;
 mod tagging;
 mod task_link;
 pub mod timer;
@@ -28,6 +31,26 @@ use crate::{
     platform::money,
     tracking::tags::entity::{self as tag, entry_tag},
 };
+
+/// Plugs time entries in: an hourly instance job purges deleted entries past
+/// `DELETED_RETENTION_DAYS`.
+pub fn register(c: &mut crate::app::Capabilities) {
+    use crate::platform::jobs::JobKind;
+    c.job(
+        JobKind::new(
+            "deleted_time_entries_retention",
+            "Hourly: purges deleted time entries past DELETED_RETENTION_DAYS (they can no longer be restored).",
+            |app: crate::app::AppState, _job| async move {
+                let purged = restore::purge(&app.db, app.config.deleted_retention_days)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(serde_json::json!({"deleted_time_entries_purged": purged}))
+            },
+        )
+        .instance()
+        .periodic(std::time::Duration::from_secs(3600)),
+    );
+}
 
 /// A time entry as the API shows it (and as `time_entry.*` and `timer.*` events carry it).
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -81,6 +104,12 @@ pub struct TimeEntryChanged {
 pub fn format_duration(seconds: i64) -> String {
     let s = seconds.max(0);
     format!("{:02}:{:02}:{:02}", s / 3600, (s % 3600) / 60, s % 60)
+}
+
+/// A time as the API writes it (RFC 3339, UTC), for messages.
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
 }
 
 /// Seconds as hours, rounded half away from zero to two decimals (as invoices and reports

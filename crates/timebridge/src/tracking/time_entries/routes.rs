@@ -15,9 +15,9 @@ use uuid::Uuid;
 use super::{
     TimeEntryChanged, TimeEntryView, bulk, idempotency,
     idempotency::Presented,
-    import,
+    import, restore,
     service::{self, Created, EntryChanges, EntryFilter, NewEntry},
-    tagging, timer,
+    split, tagging, timer,
 };
 use crate::{
     app::AppState,
@@ -36,7 +36,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_entries, create_entry))
         .routes(routes!(get_entry, update_entry, delete_entry))
         .merge(bulk::routes())
-        .merge(import::routes())
+        .merge(import::routes::routes())
+        .merge(restore::routes())
+        .merge(split::routes())
         .merge(timer::routes())
 }
 
@@ -326,7 +328,8 @@ async fn update_entry(
     }))
 }
 
-/// Delete a finished, unbilled time entry.
+/// Delete a finished, unbilled time entry. It vanishes from lists and reports at once and can be
+/// restored with `POST /api/v1/time-entries/{id}/restore` for `DELETED_RETENTION_DAYS`.
 #[utoipa::path(
     delete, path = "/api/v1/time-entries/{id}", tag = "time entries",
     params(("id" = Uuid, Path, description = "Time entry id")),

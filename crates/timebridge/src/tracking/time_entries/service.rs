@@ -176,7 +176,7 @@ pub async fn check_links<C: ConnectionTrait>(
 }
 
 /// The project of a task of the workspace, if there is such a task.
-async fn task_project<C: ConnectionTrait>(
+pub(super) async fn task_project<C: ConnectionTrait>(
     db: &C,
     workspace_id: Uuid,
     task_id: Uuid,
@@ -439,7 +439,16 @@ pub async fn update(
     .await?;
     let new_start = start.unwrap_or(existing.start_time);
     let new_end = end.or(existing.end_time);
-    let seconds = new_end.map(|e| duration(&mut errors, new_start, e));
+    // New times must make an entry of at least a second; a 0-second entry a timer left (see
+    // `timer::StopAt`) keeps its times while its other fields change.
+    let times_change = start.is_some() || end.is_some();
+    let seconds = new_end.map(|e| {
+        if times_change {
+            duration(&mut errors, new_start, e)
+        } else {
+            (e - new_start).whole_seconds()
+        }
+    });
     errors.into_result()?;
 
     let mut active: entry::ActiveModel = existing.into();
@@ -472,7 +481,7 @@ pub async fn update(
     Ok(view)
 }
 
-/// Deletes a finished, unbilled entry.
+/// Deletes a finished, unbilled entry; it can be restored for a while (see `restore`).
 pub async fn delete(db: &Db, acting: &Acting, id: Uuid) -> Result<TimeEntryView, ApiError> {
     let mut change = WorkspaceChange::begin(db, acting.workspace_id, acting.actor.clone()).await?;
     let existing = find(&*change, acting, id).await?;
@@ -487,6 +496,7 @@ pub async fn delete(db: &Db, acting: &Acting, id: Uuid) -> Result<TimeEntryView,
         )));
     }
     let view = views(&*change, vec![existing]).await?.remove(0);
+    super::restore::keep_deleted(&change, acting.workspace_id, std::slice::from_ref(&view)).await?;
     entry::Entity::delete_by_id(id).exec(&*change).await?;
     change.record(EventType::TimeEntryDeleted, view.id, &view)?;
     change.commit().await?;

@@ -94,3 +94,31 @@ pub async fn find_existing<C: sea_orm::ConnectionTrait>(
         .one(db)
         .await?)
 }
+
+/// Links an entry to those of these tags that still exist (a restored entry does not bring
+/// back a tag deleted since); returns their names as stored.
+pub async fn link_existing(
+    change: &WorkspaceChange,
+    entry_id: Uuid,
+    names: &[String],
+) -> Result<Vec<String>, ApiError> {
+    let workspace_id = change
+        .workspace_id()
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("tags linked outside a workspace")))?;
+    let mut found = Vec::new();
+    for name in names {
+        if let Some(tag) = find_existing(&**change, workspace_id, name).await? {
+            found.push(tag);
+        }
+    }
+    if !found.is_empty() {
+        let links = found.iter().map(|t| entry_tag::ActiveModel {
+            time_entry_id: Set(entry_id),
+            tag_id: Set(t.id),
+        });
+        entry_tag::Entity::insert_many(links)
+            .exec(&**change)
+            .await?;
+    }
+    Ok(found.into_iter().map(|t| t.name).collect())
+}

@@ -2,6 +2,7 @@
 //! entry without an end; the unique `running_user_id` column makes "one per user" hold even
 //! when two starts race.
 
+use ::time::OffsetDateTime;
 use axum::{extract::State, http::StatusCode};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
@@ -44,7 +45,8 @@ pub struct StartTimer {
 
 #[derive(Deserialize, ToSchema, Default)]
 pub struct StopTimer {
-    /// When it stopped (default: now); after the start, not in the future.
+    /// When it stopped (default: now); not before the start, not in the future. A timer
+    /// stopped in the second it started becomes a 0-second entry.
     pub stop_time: Option<String>,
 }
 
@@ -173,31 +175,45 @@ pub async fn start_in(
     Ok(view)
 }
 
+/// When a timer stops.
+#[derive(Clone, Copy, Debug)]
+pub enum StopAt {
+    /// Now: always succeeds. Times are whole seconds, so a timer stopped in the second it
+    /// started (or on an instance whose clock is a little behind the one that started it)
+    /// ends at its start, as a 0-second entry.
+    Now,
+    /// A time the client sent: not before the start.
+    At(OffsetDateTime),
+}
+
 /// Stops the acting user's running timer, at `stop_time` or now.
 pub async fn stop(
     db: &Db,
     acting: &Acting,
     stop_time: Option<String>,
 ) -> Result<TimeEntryView, ApiError> {
-    let now = time::now();
-    let end = match stop_time.as_deref() {
-        None => now,
-        Some(text) => parse_datetime(text).map_err(|p| ApiError::invalid("stop_time", p))?,
+    let at = match stop_time.as_deref() {
+        None => StopAt::Now,
+        Some(text) => {
+            let at = parse_datetime(text).map_err(|p| ApiError::invalid("stop_time", p))?;
+            if at > time::now() {
+                return Err(ApiError::invalid("stop_time", "must not be in the future"));
+            }
+            StopAt::At(at)
+        }
     };
-    if end > now {
-        return Err(ApiError::invalid("stop_time", "must not be in the future"));
-    }
     let mut change = WorkspaceChange::begin(db, acting.workspace_id, acting.actor.clone()).await?;
-    let view = stop_in(&mut change, acting, end).await?;
+    let view = stop_in(&mut change, acting, at).await?;
     change.commit().await?;
     Ok(view)
 }
 
-/// Stops the acting user's running timer at `end`, inside a change the caller commits.
+/// Stops the acting user's running timer, inside a change the caller commits: the one rule
+/// the API, `/tt stop` and every other caller share.
 pub async fn stop_in(
     change: &mut WorkspaceChange,
     acting: &Acting,
-    end: ::time::OffsetDateTime,
+    at: StopAt,
 ) -> Result<TimeEntryView, ApiError> {
     let now = time::now();
     let Some(current) = running(&**change, acting.workspace_id, acting.user_id).await? else {
@@ -207,12 +223,19 @@ pub async fn stop_in(
             "No active timer to stop",
         ));
     };
-    if end <= current.start_time {
-        return Err(ApiError::invalid(
-            "stop_time",
-            "must be after the timer's start_time",
-        ));
-    }
+    let end = match at {
+        StopAt::Now => now.max(current.start_time),
+        StopAt::At(end) if end < current.start_time => {
+            return Err(ApiError::invalid(
+                "stop_time",
+                format!(
+                    "must not be before the timer's start_time ({})",
+                    super::rfc3339(current.start_time)
+                ),
+            ));
+        }
+        StopAt::At(end) => end,
+    };
     let mut active: entry::ActiveModel = current.clone().into();
     active.end_time = Set(Some(end));
     active.duration_seconds = Set(Some((end - current.start_time).whole_seconds()));
@@ -258,14 +281,15 @@ async fn start_timer(
     ))
 }
 
-/// Stop the running timer: it becomes a finished time entry.
+/// Stop the running timer: it becomes a finished time entry. Stopping always succeeds; a timer
+/// stopped in the second it started becomes a 0-second entry (times are whole seconds).
 #[utoipa::path(
     post, path = "/api/v1/timer/stop", tag = "timer",
     request_body(content = Option<StopTimer>, description = "Optional"),
     security(("api_token" = ["write:time_entries"])),
     responses(
         (status = 200, body = TimeEntryChanged),
-        (status = 400, description = "Invalid stop_time", body = ErrorBody),
+        (status = 400, description = "A stop_time sent that is unreadable, in the future or before the start", body = ErrorBody),
         (status = 409, description = "No timer is running (`no_active_timer`)", body = ErrorBody),
     )
 )]

@@ -1,16 +1,87 @@
 //! Reading time-entry rows out of a CSV file in any of the shapes people bring: our own
 //! columns (`project_id`, `start_time`, `end_time`, …), a Toggl Track detailed export
 //! (`Project`, `Start date`, `Start time`, `End date`, `End time`, `Duration`, `Tags`, …) or a
-//! Clockify detailed export (`Start Date` as `MM/DD/YYYY`, `Start Time` as `09:00:00 AM`, …).
-//! Nothing here touches the database: rows come out as text fields plus parsed times.
+//! Clockify detailed export (`Start Date` as `MM/DD/YYYY` or `DD/MM/YYYY`, `Start Time` as
+//! `09:00:00 AM`, …). The file is read row by row as it arrives; each row's cells are kept
+//! and their times read once the whole file has shown the order of its dates. Nothing here
+//! touches the database: rows come out as text fields plus parsed times.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, fmt, io::Read, str::FromStr};
 
-use time::{
-    Date, Duration, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset, macros::format_description,
+use serde::Serialize;
+use time::{Duration, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
+use utoipa::ToSchema;
+
+use super::{
+    Progress,
+    dates::{DateEvidence, DateFormat, parse_day},
 };
+use crate::platform::{error::ApiError, time::parse_datetime};
 
-use crate::platform::time::parse_datetime;
+/// The shape of a file, told by its header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Our columns: `start_time`, `end_time` (ISO 8601), `project`, `notes`, …
+    Ours,
+    /// A Toggl Track detailed export: `Start date`, `Start time`, `Duration`, …
+    Toggl,
+    /// A Clockify detailed export: `Start Date`, `Start Time`, `Duration (h)`, …
+    Clockify,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ours => "ours",
+            Self::Toggl => "toggl",
+            Self::Clockify => "clockify",
+        }
+    }
+
+    /// What its header has.
+    fn columns(self) -> &'static str {
+        match self {
+            Self::Ours => "start_time and end_time",
+            Self::Toggl => "Start date, Start time and Duration",
+            Self::Clockify => "Start Date, Start Time and Duration (h)",
+        }
+    }
+
+    /// The shape of a header, if it has a start column at all.
+    fn of(header: &csv::StringRecord, columns: &Columns) -> Option<Self> {
+        if columns.find(&["start_date"]).is_some() && columns.find(&["start_time"]).is_some() {
+            let clockify = header.iter().any(|name| {
+                let name = name.trim().to_lowercase();
+                name.starts_with("duration (") || name.starts_with("billable rate")
+            });
+            return Some(if clockify {
+                Self::Clockify
+            } else {
+                Self::Toggl
+            });
+        }
+        columns.find(&["start_time", "start"]).map(|_| Self::Ours)
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Format {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "ours" => Ok(Self::Ours),
+            "toggl" => Ok(Self::Toggl),
+            "clockify" => Ok(Self::Clockify),
+            other => Err(format!("must be ours, toggl or clockify, got {other:?}")),
+        }
+    }
+}
 
 /// Where each field is found in a header row. Names are matched case-insensitively, with
 /// spaces as underscores and a trailing `(…)` (a currency, a unit) ignored.
@@ -32,11 +103,6 @@ impl Columns {
     fn find(&self, names: &[&str]) -> Option<usize> {
         names.iter().find_map(|n| self.index.get(*n).copied())
     }
-
-    /// Whether the file can say when each entry started.
-    pub fn has_start(&self) -> bool {
-        self.find(&["start_time", "start", "start_date"]).is_some()
-    }
 }
 
 fn normalize(name: &str) -> String {
@@ -46,6 +112,102 @@ fn normalize(name: &str) -> String {
         None => name,
     };
     name.trim().to_lowercase().replace([' ', '-'], "_")
+}
+
+/// A file read to its end: its shape, its columns and its rows as read, their dates not yet
+/// interpreted (the order of a file's dates is known only once all of it is read).
+pub struct ReadFile {
+    pub format: Format,
+    pub columns: Columns,
+    /// Each data row with its line number (the header is 1).
+    pub records: Vec<(usize, csv::StringRecord)>,
+    /// Rows that are not CSV.
+    pub unreadable: Vec<RowError>,
+    pub dates: DateEvidence,
+}
+
+fn unreadable_file(e: &csv::Error) -> ApiError {
+    ApiError::BadRequest(format!("The file could not be read: {e}"))
+}
+
+/// Reads a CSV file row by row from `source`. A file without a header or a start column, of
+/// another shape than `asked`, or of more than `max_rows` rows is refused outright.
+pub fn read_file(
+    source: impl Read,
+    asked: Option<Format>,
+    max_rows: usize,
+    progress: &dyn Progress,
+) -> Result<ReadFile, ApiError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .buffer_capacity(64 * 1024)
+        .from_reader(source);
+    let header = reader.headers().map_err(|e| unreadable_file(&e))?.clone();
+    if header.iter().all(str::is_empty) {
+        return Err(ApiError::BadRequest("Empty CSV".into()));
+    }
+    let columns = Columns::new(&header);
+    let Some(format) = Format::of(&header, &columns) else {
+        return Err(ApiError::BadRequest(
+            "CSV must include a header row with a start column (start_time, or Start date and \
+             Start time)"
+                .into(),
+        ));
+    };
+    if let Some(asked) = asked.filter(|asked| *asked != format) {
+        return Err(ApiError::invalid(
+            "format",
+            format!(
+                "the header is that of a {format} file ({}), not of a {asked} file ({})",
+                format.columns(),
+                asked.columns()
+            ),
+        ));
+    }
+    let date_columns = [columns.find(&["start_date"]), columns.find(&["end_date"])];
+    let mut file = ReadFile {
+        format,
+        columns,
+        records: Vec::new(),
+        unreadable: Vec::new(),
+        dates: DateEvidence::default(),
+    };
+    let mut record = csv::StringRecord::new();
+    let mut line = 1;
+    loop {
+        line += 1;
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) if record.iter().all(str::is_empty) => continue,
+            Ok(true) => {
+                for i in date_columns.into_iter().flatten() {
+                    file.dates.observe(line, record.get(i).unwrap_or_default());
+                }
+                file.records.push((line, record.clone()));
+            }
+            Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => return Err(unreadable_file(&e)),
+            Err(e) => {
+                file.unreadable
+                    .push(RowError::new(line, "row", format!("unreadable CSV: {e}")))
+            }
+        }
+        let rows = file.records.len() + file.unreadable.len();
+        if rows > max_rows {
+            return Err(ApiError::BadRequest(format!(
+                "At most {max_rows} rows per import"
+            )));
+        }
+        if rows.is_multiple_of(1000) {
+            progress.parsed(rows);
+        }
+    }
+    let rows = file.records.len() + file.unreadable.len();
+    if rows == 0 {
+        return Err(ApiError::BadRequest("The CSV has no data rows".into()));
+    }
+    progress.parsed(rows);
+    Ok(file)
 }
 
 /// One data row, with its fields as text (empty cells are `None`).
@@ -93,17 +255,25 @@ fn cell(record: &csv::StringRecord, columns: &Columns, names: &[&str]) -> Option
         .map(str::to_owned)
 }
 
+/// How a file's times are read: the offset of times written without one, and the order of
+/// its dates.
+#[derive(Clone, Copy, Debug)]
+pub struct TimeReading {
+    pub offset: UtcOffset,
+    pub dates: Option<DateFormat>,
+}
+
 /// Reads one row; problems with its times are returned with the column they concern.
 pub fn read_row(
     record: &csv::StringRecord,
     columns: &Columns,
     line: usize,
-    offset: UtcOffset,
+    reading: TimeReading,
 ) -> Result<RawRow, RowError> {
     let text = |names: &[&str]| cell(record, columns, names);
-    let start = moment(columns, record, Side::Start, offset)
+    let start = moment(columns, record, Side::Start, reading)
         .map_err(|(column, e)| RowError::new(line, &column, e))?;
-    let mut end = moment(columns, record, Side::End, offset)
+    let mut end = moment(columns, record, Side::End, reading)
         .map_err(|(column, e)| RowError::new(line, &column, e))?;
     if end.is_none()
         && let (Some(start), Some(duration)) = (start, text(&["duration", "duration_h"]))
@@ -139,8 +309,9 @@ fn moment(
     columns: &Columns,
     record: &csv::StringRecord,
     side: Side,
-    offset: UtcOffset,
+    reading: TimeReading,
 ) -> Result<Option<OffsetDateTime>, (String, String)> {
+    let offset = reading.offset;
     let (date_col, time_col, alt) = match side {
         Side::Start => ("start_date", "start_time", "start"),
         Side::End => ("end_date", "end_time", "end"),
@@ -149,7 +320,7 @@ fn moment(
     let time = cell(record, columns, &[time_col, alt]);
     match (date, time) {
         (Some(date), Some(time)) => {
-            let day = parse_day(&date).map_err(|e| (date_col.to_owned(), e))?;
+            let day = parse_day(&date, reading.dates).map_err(|e| (date_col.to_owned(), e))?;
             let at = parse_time_of_day(&time).map_err(|e| (time_col.to_owned(), e))?;
             Ok(Some(
                 PrimitiveDateTime::new(day, at)
@@ -178,20 +349,6 @@ fn parse_local_datetime(text: &str, offset: UtcOffset) -> Result<OffsetDateTime,
     }
     // Parsed as UTC; re-read the same wall-clock time in the file's offset.
     Ok(parsed.replace_offset(offset).to_offset(UtcOffset::UTC))
-}
-
-/// `2026-03-02`, `03/02/2026` (Clockify's default, month first) or `02.03.2026`.
-pub fn parse_day(text: &str) -> Result<Date, String> {
-    let text = text.trim();
-    let formats = [
-        format_description!("[year]-[month]-[day]"),
-        format_description!("[month padding:none]/[day padding:none]/[year]"),
-        format_description!("[day padding:none].[month padding:none].[year]"),
-    ];
-    formats
-        .iter()
-        .find_map(|f| Date::parse(text, f).ok())
-        .ok_or_else(|| format!("is not a date (2026-03-02, 03/02/2026 or 02.03.2026): {text:?}"))
 }
 
 /// `09:00:00`, `09:00`, `9:00:00 AM`, `9:00 PM`.
@@ -255,18 +412,14 @@ pub fn parse_flag(text: &str) -> Result<bool, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use time::macros::{date, datetime, time};
+    use time::macros::{datetime, time};
 
     #[test]
-    fn dates_and_times_come_in_the_exporters_shapes() {
-        assert_eq!(parse_day("2026-03-02").unwrap(), date!(2026 - 03 - 02));
-        assert_eq!(parse_day("03/02/2026").unwrap(), date!(2026 - 03 - 02));
-        assert_eq!(parse_day("2.3.2026").unwrap(), date!(2026 - 03 - 02));
+    fn times_of_day_come_in_the_exporters_shapes() {
         assert_eq!(parse_time_of_day("09:05:07").unwrap(), time!(09:05:07));
         assert_eq!(parse_time_of_day("9:05 PM").unwrap(), time!(21:05));
         assert_eq!(parse_time_of_day("12:00:00 AM").unwrap(), time!(00:00));
         assert!(parse_time_of_day("25:00").is_err());
-        assert!(parse_day("2026-02-30").is_err());
     }
 
     #[test]
