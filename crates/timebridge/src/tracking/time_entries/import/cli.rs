@@ -97,8 +97,11 @@ pub async fn run(db: &Db, command: ImportCommand) -> anyhow::Result<()> {
     bar.finish();
     match outcome {
         Ok(report) => {
-            println!("{}", serde_json::to_string_pretty(&report)?);
-            Ok(())
+            // Written, not printed: a closed pipe is an error to report, not a panic.
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{}", serde_json::to_string_pretty(&report)?)
+                .and_then(|()| out.flush())
+                .context("the import was committed, but its summary could not be written")
         }
         Err(e) => bail!("nothing was imported: {}", error_text(e).await),
     }
