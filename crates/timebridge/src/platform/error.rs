@@ -168,6 +168,18 @@ impl ApiError {
         }
     }
 
+    /// The error as someone outside the server may read it (a job's outcome an admin sees):
+    /// its message, or, for a failure on our side, a plain sentence, with the cause logged.
+    pub fn shown(&self) -> String {
+        match self {
+            Self::Internal(cause) => {
+                tracing::warn!(error = %format!("{cause:#}"), "failed on our side");
+                "failed on Timebridge's side; the cause is in the server's logs".to_owned()
+            }
+            other => other.to_string(),
+        }
+    }
+
     /// The HTTP status of this error.
     pub fn status(&self) -> StatusCode {
         match self {

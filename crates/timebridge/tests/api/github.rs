@@ -288,6 +288,28 @@ both! {
         assert_eq!(body["timer"]["started"], true, "{body}");
     }
 
+    async fn a_deactivated_assignee_gets_no_timer(backend) {
+        let s = setup(backend, vec![]).await;
+        // A second admin, so the first may be deactivated.
+        let colleague = s.app.member(false, timebridge::directory::Plan::Free).await;
+        let (status, body) = send(s.app.post(&s.admin, "/api/v1/users").json(&json!({"email": colleague.user.email, "role": "admin"}))).await;
+        assert_eq!(status, 201, "{body}");
+        let memberships = timebridge::directory::service::memberships_of(s.app.db.conn(), &colleague.user).await.unwrap();
+        let here = memberships.into_iter().find(|m| m.workspace.id != colleague.workspace.id).expect("added to the workspace");
+        let other_admin = s.app.token(&here, &["admin:all"]).await;
+        let (_, me) = send(s.app.get(&s.admin, "/api/v1/users/me")).await;
+        let path = format!("/api/v1/users/{}", me["user"]["id"].as_str().or(me["id"].as_str()).unwrap());
+        let (status, body) = send(s.app.patch(&other_admin, &path).json(&json!({"is_active": false}))).await;
+        assert_eq!(status, 200, "{body}");
+
+        let mut payload = issues_event("assigned", 21, &[]);
+        payload["assignee"] = json!({"login": "octocat", "id": 1});
+        let (status, body) = deliver(&s.app, "issues", "deactivated-1", &payload).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["timer"]["started"], false, "{body}");
+        assert!(body["timer"]["reason"].as_str().unwrap().contains("no active member"), "{body}");
+    }
+
     async fn a_timer_the_connector_starts_is_announced_in_slack(backend) {
         let github = StandIn::github(TOKEN, vec![]).await;
         let slack = StandIn::slack("xoxb-announce").await;

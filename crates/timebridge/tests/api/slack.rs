@@ -204,6 +204,22 @@ both! {
         assert!(body["text"].as_str().unwrap().contains("not linked"), "{body}");
     }
 
+    async fn a_deactivated_member_cannot_run_the_timer_from_slack(backend) {
+        let s = setup(backend, None).await;
+        let (_, me) = send(s.app.get(&s.token, "/api/v1/users/me")).await;
+        let colleague = s.app.member_in(&s.workspace, true, None).await;
+        let other_admin = s.app.token(&colleague, &["admin:all"]).await;
+        let path = format!("/api/v1/users/{}", me["user"]["id"].as_str().or(me["id"].as_str()).unwrap());
+        let (status, body) = send(s.app.patch(&other_admin, &path).json(&json!({"is_active": false}))).await;
+        assert_eq!(status, 200, "{body}");
+        let reply = command(&s.app, "start Website redesign", "deactivated-1").await;
+        assert!(reply["text"].as_str().unwrap().contains("deactivated"), "{reply}");
+        let (status, body) = send(s.app.patch(&other_admin, &path).json(&json!({"is_active": true}))).await;
+        assert_eq!(status, 200, "{body}");
+        let reply = command(&s.app, "start Website redesign", "deactivated-2").await;
+        assert!(reply["text"].as_str().unwrap().contains("Timer started"), "{reply}");
+    }
+
     async fn a_slack_outage_never_stops_the_timer(backend) {
         let down = format!("http://{}", crate::receiver::Receiver::down_address().await);
         let s = setup(backend, Some(&down)).await;

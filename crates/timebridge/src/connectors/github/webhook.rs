@@ -233,7 +233,7 @@ async fn start_for_assignee(
     let workspace_id = integration.record.workspace_id;
     let Some(user_id) = member_by_login(&**change, workspace_id, login).await? else {
         return Ok(
-            json!({"started": false, "reason": format!("no member has the GitHub login '{login}'")}),
+            json!({"started": false, "reason": format!("no active member has the GitHub login '{login}'")}),
         );
     };
     let acting = Acting {
@@ -269,6 +269,9 @@ async fn member_by_login<C: ConnectionTrait>(
         .column(membership::Column::UserId)
         .inner_join(user::Entity)
         .filter(membership::Column::WorkspaceId.eq(workspace_id))
+        // A deactivated member (here, or their whole account) gets no timer.
+        .filter(membership::Column::IsActive.eq(true))
+        .filter(Expr::col((user::Entity, user::Column::IsActive)).eq(true))
         .filter(
             Expr::expr(sea_orm::sea_query::Func::lower(Expr::col((
                 user::Entity,

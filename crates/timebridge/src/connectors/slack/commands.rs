@@ -38,6 +38,13 @@ pub async fn run(
     let verb = words.next().unwrap_or("help").to_lowercase();
     let rest = words.collect::<Vec<_>>().join(" ");
     let acting = integration.acting(Provider::Slack, false);
+    let member =
+        crate::directory::service::member(&app.db, acting.workspace_id, acting.user_id).await?;
+    if !member.is_some_and(|m| m.is_active()) {
+        let reply =
+            ephemeral("Your Timebridge account is deactivated in this workspace: ask an admin.");
+        return read_only(app, received, reply).await;
+    }
     match verb.as_str() {
         "start" => start(app, &acting, received, &rest).await,
         "stop" => stop(app, &acting, received).await,

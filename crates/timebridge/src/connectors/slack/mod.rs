@@ -51,7 +51,7 @@ pub fn register(c: &mut crate::app::Capabilities) {
                 let (after, until) = job.window(every).unwrap_or((now - every, now));
                 notify::daily_summaries(&app, workspace_id, after, until)
                     .await
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| e.shown())
             },
         )
         .every(every, |app: AppState| async move {

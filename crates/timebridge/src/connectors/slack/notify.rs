@@ -210,7 +210,7 @@ async fn post_summary(
         integration.record.user_id,
     )
     .await
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| e.shown())?;
     let text = commands::summary_text(total, &lines);
     let reply = call(
         app,
