@@ -120,5 +120,20 @@ both! {
         }
         let (status, body) = send(app.get(&token, "/api/v1/projects?search=%00")).await;
         assert!(body["errors"]["search"].is_array(), "{status} {body}");
+        // A CSV import: a NUL in a project name or in notes is the row's error, not a 500.
+        for csv in [
+            "project,start_time,end_time,notes\nWeb\u{0}site,2026-03-02T09:00:00Z,2026-03-02T10:00:00Z,x\n",
+            "start_time,end_time,notes\n2026-03-02T09:00:00Z,2026-03-02T10:00:00Z,a\u{0}b\n",
+        ] {
+            let (status, body) = send(
+                app.post(&token, "/api/v1/time-entries/import-csv")
+                    .header("content-type", "text/csv")
+                    .body(csv),
+            )
+            .await;
+            assert_eq!(status, 400, "{body}");
+            assert_eq!(body["error_code"], "validation_error", "{body}");
+            assert!(body.to_string().contains("NUL"), "{body}");
+        }
     }
 }

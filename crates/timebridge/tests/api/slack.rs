@@ -220,6 +220,12 @@ both! {
         assert!(reply["text"].as_str().unwrap().contains("Timer started"), "{reply}");
     }
 
+    async fn a_nul_character_in_a_command_is_answered_not_a_500(backend) {
+        let s = setup(backend, None).await;
+        let reply = command(&s.app, "start Web\u{0}site", "nul-1").await;
+        assert!(reply["text"].as_str().unwrap().contains("NUL"), "{reply}");
+    }
+
     async fn a_slack_outage_never_stops_the_timer(backend) {
         let down = format!("http://{}", crate::receiver::Receiver::down_address().await);
         let s = setup(backend, Some(&down)).await;

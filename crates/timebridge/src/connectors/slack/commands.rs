@@ -34,6 +34,10 @@ pub async fn run(
     received: &Received<'_>,
     text: &str,
 ) -> Result<Value, ApiError> {
+    if text.contains('\0') {
+        let reply = ephemeral("The command contains a NUL character: type it again.");
+        return read_only(app, received, reply).await;
+    }
     let mut words = text.split_whitespace();
     let verb = words.next().unwrap_or("help").to_lowercase();
     let rest = words.collect::<Vec<_>>().join(" ");

@@ -143,6 +143,13 @@ async fn check_row<C: ConnectionTrait>(
     lookups: &mut Lookups,
     row: RawRow,
 ) -> Result<Result<ReadyRow, RowError>, ApiError> {
+    if let Some(column) = nul_column(&row) {
+        return Ok(Err(RowError::new(
+            row.line,
+            column,
+            "must not contain the NUL character",
+        )));
+    }
     let user_id = match owner(db, acting, lookups, &row).await? {
         Ok(user) => user,
         Err(e) => return Ok(Err(e)),
@@ -162,6 +169,25 @@ async fn check_row<C: ConnectionTrait>(
         row,
         billable,
     }))
+}
+
+/// The first text column holding a NUL character, which no database stores as text (checked
+/// before any lookup, so both databases answer alike).
+fn nul_column(row: &RawRow) -> Option<&'static str> {
+    [
+        ("project_id", &row.project_id),
+        ("project", &row.project),
+        ("client", &row.client),
+        ("task_id", &row.task_id),
+        ("task", &row.task),
+        ("email", &row.email),
+        ("notes", &row.notes),
+        ("tags", &row.tags),
+        ("billable", &row.billable),
+    ]
+    .into_iter()
+    .find(|(_, value)| value.as_deref().is_some_and(|v| v.contains('\0')))
+    .map(|(column, _)| column)
 }
 
 /// The row's own fields: its times, billable flag, notes and tags. Answers the flag.
