@@ -368,6 +368,14 @@ pub async fn revoke(
     id: Uuid,
 ) -> Result<api_token::Model, TokenError> {
     let token = find_visible(db, principal, id).await?;
+    revoke_loaded(db, token).await
+}
+
+/// Revokes a token already read (unless it is revoked already).
+async fn revoke_loaded(
+    db: &DatabaseConnection,
+    token: api_token::Model,
+) -> Result<api_token::Model, TokenError> {
     if token.revoked_at.is_some() {
         return Ok(token);
     }
@@ -377,6 +385,23 @@ pub async fn revoke(
     active.revoked_at = Set(Some(now));
     active.updated_at = Set(now);
     Ok(active.update(db).await?)
+}
+
+/// Revokes every token `matching` selects; returns how many.
+async fn revoke_matching<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    matching: sea_orm::Condition,
+) -> Result<u64, DbErr> {
+    use sea_orm::sea_query::Expr;
+    let now = clock::now();
+    let done = api_token::Entity::update_many()
+        .col_expr(api_token::Column::IsActive, Expr::value(false))
+        .col_expr(api_token::Column::RevokedAt, Expr::value(now))
+        .col_expr(api_token::Column::UpdatedAt, Expr::value(now))
+        .filter(matching)
+        .exec(conn)
+        .await?;
+    Ok(done.rows_affected)
 }
 
 /// The hashes of every token a member holds in a workspace, for the token cache to forget
@@ -403,25 +428,11 @@ pub async fn revoke_member_tokens<C: sea_orm::ConnectionTrait>(
     workspace_id: Uuid,
     user_id: Uuid,
 ) -> Result<Vec<String>, DbErr> {
-    let now = clock::now();
-    api_token::Entity::update_many()
-        .col_expr(
-            api_token::Column::IsActive,
-            sea_orm::sea_query::Expr::value(false),
-        )
-        .col_expr(
-            api_token::Column::RevokedAt,
-            sea_orm::sea_query::Expr::value(now),
-        )
-        .col_expr(
-            api_token::Column::UpdatedAt,
-            sea_orm::sea_query::Expr::value(now),
-        )
-        .filter(api_token::Column::WorkspaceId.eq(workspace_id))
-        .filter(api_token::Column::UserId.eq(user_id))
-        .filter(api_token::Column::RevokedAt.is_null())
-        .exec(conn)
-        .await?;
+    let theirs = sea_orm::Condition::all()
+        .add(api_token::Column::WorkspaceId.eq(workspace_id))
+        .add(api_token::Column::UserId.eq(user_id))
+        .add(api_token::Column::RevokedAt.is_null());
+    revoke_matching(conn, theirs).await?;
     member_token_hashes(conn, workspace_id, user_id).await
 }
 
@@ -453,24 +464,11 @@ pub async fn revoke_admin_only_tokens<C: sea_orm::ConnectionTrait>(
     if admin_only.is_empty() {
         return Ok(0);
     }
-    let now = clock::now();
-    let result = api_token::Entity::update_many()
-        .col_expr(
-            api_token::Column::IsActive,
-            sea_orm::sea_query::Expr::value(false),
-        )
-        .col_expr(
-            api_token::Column::RevokedAt,
-            sea_orm::sea_query::Expr::value(now),
-        )
-        .col_expr(
-            api_token::Column::UpdatedAt,
-            sea_orm::sea_query::Expr::value(now),
-        )
-        .filter(api_token::Column::Id.is_in(admin_only))
-        .exec(conn)
-        .await?;
-    Ok(result.rows_affected)
+    revoke_matching(
+        conn,
+        sea_orm::Condition::all().add(api_token::Column::Id.is_in(admin_only)),
+    )
+    .await
 }
 
 /// Whose tokens the server's operator lists (`timebridge token list`).
@@ -510,15 +508,7 @@ pub async fn revoke_for_operator(
         .one(db)
         .await?
         .ok_or(TokenError::NotFound)?;
-    if token.revoked_at.is_some() {
-        return Ok(token);
-    }
-    let now = clock::now();
-    let mut active: api_token::ActiveModel = token.into();
-    active.is_active = Set(false);
-    active.revoked_at = Set(Some(now));
-    active.updated_at = Set(now);
-    Ok(active.update(db).await?)
+    revoke_loaded(db, token).await
 }
 
 /// Filters of the usage log.

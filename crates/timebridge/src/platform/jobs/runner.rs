@@ -8,7 +8,7 @@ use std::{
 };
 
 use sea_orm::{
-    ActiveEnum, ColumnTrait, DbErr, EntityTrait, QueryFilter, TransactionTrait,
+    ActiveEnum, DbErr, EntityTrait, QueryFilter, TransactionTrait,
     sea_query::{Expr, ExprTrait, SimpleExpr},
 };
 use serde_json::{Value, json};
@@ -415,7 +415,6 @@ where
             .ok_or_else(|| DbErr::RecordNotFound(format!("job {id}")))?;
         self.execute(claimed).await;
         job::Entity::find_by_id(id)
-            .filter(job::Column::Id.eq(id))
             .one(self.db.conn())
             .await?
             .ok_or_else(|| DbErr::RecordNotFound(format!("job {id}")))
