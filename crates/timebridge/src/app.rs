@@ -354,6 +354,7 @@ fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .merge(connectors::routes::receivers(&state.connectors))
         .split_for_parts();
     doc.merge(system_doc);
+    connectors::routes::document_configs(&mut doc, &state.connectors);
     let doc = openapi::finalize(doc);
     let authority = Arc::new(access::TokenGate {
         tokens: state.tokens.clone(),

@@ -165,6 +165,12 @@ pub struct Field {
     pub kind: FieldKind,
     pub required: bool,
     pub description: &'static str,
+    /// A value the connector accepts, for the API document.
+    #[serde(skip)]
+    pub example: &'static str,
+    /// The regular expression a text value must match, when the connector checks one.
+    #[serde(skip)]
+    pub pattern: Option<&'static str>,
 }
 
 /// A connector's answer: `{"ok": true, …}` or `{"ok": false, "error": "…"}`.
@@ -292,6 +298,12 @@ pub trait Connector: Send + Sync {
         _acting: &'a Acting,
     ) -> BoxFuture<'a, Result<Map<String, Value>, DbErr>> {
         Box::pin(async { Ok(Map::new()) })
+    }
+
+    /// The member settings [`take_member_settings`](Connector::take_member_settings) takes,
+    /// described as fields for the API document.
+    fn member_fields(&self) -> &'static [Field] {
+        &[]
     }
 
     /// Takes its member settings out of a config body before the fields are checked, and

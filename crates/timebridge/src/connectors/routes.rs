@@ -388,3 +388,106 @@ mod tests {
         assert!(doc.paths.paths.is_empty());
     }
 }
+
+/// States in the API document what each registered connector's config takes: one schema per
+/// provider (`GithubConfig`, …) built from its [`Field`]s and member settings, for PUT (every
+/// required field) and PATCH (only what changes).
+pub fn document_configs(doc: &mut utoipa::openapi::OpenApi, registry: &ConnectorRegistry) {
+    use utoipa::openapi::{
+        Ref,
+        schema::{AdditionalProperties, AnyOfBuilder, KnownFormat, SchemaFormat, Type},
+    };
+
+    let property = |field: &Field, required: bool| {
+        let kind = match field.kind {
+            super::FieldKind::Bool => Type::Boolean,
+            _ => Type::String,
+        };
+        let mut schema = ObjectBuilder::new()
+            .description(Some(field.description))
+            .schema_type(if required {
+                utoipa::openapi::schema::SchemaType::new(kind)
+            } else {
+                // `null` clears the field.
+                utoipa::openapi::schema::SchemaType::from_iter([kind, Type::Null])
+            });
+        schema = match field.kind {
+            super::FieldKind::Bool => schema.examples([json!(true)]),
+            super::FieldKind::Uuid => schema
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
+                .examples([json!(field.example)]),
+            _ => schema
+                .max_length(Some(store::TEXT_MAX))
+                .min_length(required.then_some(1))
+                .pattern(field.pattern.or(required.then_some(r"\S")))
+                .examples([json!(field.example)]),
+        };
+        schema
+    };
+    let schemas = doc
+        .components
+        .get_or_insert_with(utoipa::openapi::Components::new);
+    let mut full = AnyOfBuilder::new();
+    let mut changes = AnyOfBuilder::new();
+    for connector in registry.iter() {
+        let provider = connector.provider().as_str();
+        let title = format!("{}{}", provider[..1].to_uppercase(), &provider[1..]);
+        for (suffix, whole) in [("Config", true), ("ConfigChanges", false)] {
+            let mut object = ObjectBuilder::new()
+                .description(Some(format!(
+                    "The `{provider}` connector's settings{}.",
+                    if whole {
+                        ""
+                    } else {
+                        "; only what changes (a required field must have been set once)"
+                    }
+                )))
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+                .property(
+                    "active",
+                    ObjectBuilder::new()
+                        .schema_type(Type::Boolean)
+                        .description(Some("Whether it acts; default `true`."))
+                        .examples([json!(true)]),
+                );
+            for field in connector.fields() {
+                object = object.property(field.name, property(field, field.required));
+                if whole && field.required {
+                    object = object.required(field.name);
+                }
+            }
+            for field in connector.member_fields() {
+                object = object.property(field.name, property(field, false));
+            }
+            let name = format!("{title}{suffix}");
+            schemas.schemas.insert(name.clone(), object.build().into());
+            let reference = Ref::from_schema_name(name);
+            if whole {
+                full = full.item(reference);
+            } else {
+                changes = changes.item(reference);
+            }
+        }
+    }
+    let Some(item) = doc.paths.paths.get_mut("/api/integrations/{provider}/config") else {
+        return;
+    };
+    for (op, schema) in [(&mut item.put, full), (&mut item.patch, changes)] {
+        if let Some(op) = op {
+            op.request_body = Some(
+                RequestBodyBuilder::new()
+                    .description(Some(
+                        "The fields of the connector the path names (one schema per connector), \
+                         its member settings, and `active`. `null` clears an optional field.",
+                    ))
+                    .content(
+                        "application/json",
+                        Content::new(Some(utoipa::openapi::Schema::AnyOf(schema.build()))),
+                    )
+                    .required(Some(Required::True))
+                    .build()
+                    .into(),
+            );
+        }
+    }
+}

@@ -32,7 +32,7 @@ pub const SECRETS_PURPOSE: &str = "integration.secrets";
 /// instances' config changes show within this time; this instance's at once).
 const ACTIVE_TTL: Duration = Duration::from_secs(2);
 /// The longest text field.
-const TEXT_MAX: usize = 500;
+pub const TEXT_MAX: usize = 500;
 
 /// An integration with its config and opened secrets.
 #[derive(Clone, Debug)]

@@ -24,6 +24,8 @@ use utoipa::{
 
 use super::error::{ErrorBody, RateLimitBody, ScopeErrorBody};
 
+mod examples;
+
 /// Name of the bearer-token security scheme used in `#[utoipa::path(security(...))]`.
 pub const TOKEN_SCHEME: &str = "api_token";
 const API_KEY_SCHEME: &str = "api_key";
@@ -203,8 +205,10 @@ pub fn finalize(mut doc: Document) -> Document {
             patch.operation_id = patch.operation_id.take().map(|id| format!("{id}_patch"));
         }
     }
+    examples::add(&mut doc);
     doc
 }
+
 
 /// OpenAPI requires a description on every response: a response declared with a body only
 /// gets the status's reason phrase (`OK`, `Created`).

@@ -9,6 +9,7 @@ mod cli;
 mod cli_admin;
 mod clients;
 mod connectors;
+mod contract;
 mod events;
 mod expenses;
 mod github;

@@ -41,36 +41,48 @@ const FIELDS: &[Field] = &[
         kind: FieldKind::Text,
         required: true,
         description: "The repository, as `owner/name`.",
+        example: "octo-org/website",
+        pattern: Some(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$"),
     },
     Field {
         name: "webhook_secret",
         kind: FieldKind::Secret,
         required: true,
         description: "The secret of the repository's webhook: every delivery's X-Hub-Signature-256 is checked against it.",
+        example: "d6f1c0a4e9b8",
+        pattern: None,
     },
     Field {
         name: "token",
         kind: FieldKind::Secret,
         required: false,
         description: "A token that can read the repository's issues (`ghp_…`), for sync and test.",
+        example: "ghp_example00000000000000000000000000000",
+        pattern: None,
     },
     Field {
         name: "project_id",
         kind: FieldKind::Uuid,
         required: true,
         description: "The project the issues become tasks in.",
+        example: "01938f2a-7c4e-7d10-9a3b-5c6d7e8f9a0b",
+        pattern: None,
     },
     Field {
         name: "auto_start_timer",
         kind: FieldKind::Bool,
         required: false,
         description: "When an issue is assigned, start a timer on its task for the member whose github_username is the assignee.",
+        example: "true",
+        pattern: None,
     },
     Field {
         name: "label_filter",
         kind: FieldKind::Text,
         required: false,
         description: "Sync only the open issues with this label.",
+        example: "timebridge",
+        pattern: None,
     },
 ];
 
@@ -281,6 +293,17 @@ impl Connector for GithubConnector {
         acting: &'a Acting,
     ) -> BoxFuture<'a, Result<Map<String, Value>, sea_orm::DbErr>> {
         Box::pin(login::load(app, acting))
+    }
+
+    fn member_fields(&self) -> &'static [Field] {
+        &[Field {
+            name: login::SETTING,
+            kind: FieldKind::Text,
+            required: false,
+            description: "Your GitHub login: issues assigned to it start your timer. `null` forgets it.",
+            example: "octocat",
+            pattern: Some("^[A-Za-z0-9-]{1,39}$"),
+        }]
     }
 
     fn take_member_settings(
