@@ -62,7 +62,12 @@ pub struct UserChanged {
 pub struct AddUser {
     /// The email of a user who exists on this server (any case; trimmed): `local@domain`
     /// with no spaces, a domain holding a `.` and not starting with one, at most 320 bytes.
-    #[schema(example = "grace@example.com", min_length = 3, max_length = 320, pattern = "^\\s*[^\\s@]+@[^\\s@.][^\\s@]*\\.[^\\s@]*\\s*$")]
+    #[schema(
+        example = "grace@example.com",
+        min_length = 3,
+        max_length = 320,
+        pattern = "^\\s*[^\\s@]+@[^\\s@.][^\\s@]*\\.[^\\s@]*\\s*$"
+    )]
     pub email: String,
     /// Their role here (default `member`).
     #[serde(default = "member")]
@@ -80,12 +85,22 @@ fn member() -> Role {
 pub struct UpdateUser {
     /// 1 to 200 characters (trimmed; not only spaces). Only for a user who belongs to this
     /// workspace alone. `null` or left out: unchanged.
-    #[schema(example = "Ada King", min_length = 1, max_length = 200, pattern = "\\S")]
+    #[schema(
+        example = "Ada King",
+        min_length = 1,
+        max_length = 200,
+        pattern = "\\S"
+    )]
     pub name: Option<String>,
     /// Unique on the server. Only for a user who belongs to this workspace alone. Stored in
     /// lower case, trimmed: `local@domain` with no spaces, a domain holding a `.` and not
     /// starting with one, at most 320 bytes. `null` or left out: unchanged.
-    #[schema(example = "ada.king@example.com", min_length = 3, max_length = 320, pattern = "^\\s*[^\\s@]+@[^\\s@.][^\\s@]*\\.[^\\s@]*\\s*$")]
+    #[schema(
+        example = "ada.king@example.com",
+        min_length = 3,
+        max_length = 320,
+        pattern = "^\\s*[^\\s@]+@[^\\s@.][^\\s@]*\\.[^\\s@]*\\s*$"
+    )]
     pub email: Option<String>,
     /// `admin` or `member`. Demoting revokes the member's tokens that hold admin-only scopes.
     pub role: Option<Role>,

@@ -20,8 +20,8 @@ use crate::{
         auth::Caller,
         error::{ApiError, ErrorBody},
         extract::{Json, Path, Query},
-        pagination::{PageParams, PageRequest, Pagination},
         outbox::EventType,
+        pagination::{PageParams, PageRequest, Pagination},
         time,
     },
 };
@@ -41,13 +41,23 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, ToSchema)]
 pub struct CreateWebhook {
     /// 1 to 200 characters (trimmed; not only spaces).
-    #[schema(example = "Slack bridge", min_length = 1, max_length = 200, pattern = "\\S")]
+    #[schema(
+        example = "Slack bridge",
+        min_length = 1,
+        max_length = 200,
+        pattern = "\\S"
+    )]
     pub name: String,
     /// An absolute `https://` URL (trimmed) of at most 2048 characters, without credentials
     /// (`user:pass@`); `http://` only when the server runs with `TIMEBRIDGE_ENV=development`.
     /// Its host must resolve, and private, loopback and link-local addresses are refused
     /// unless `WEBHOOK_ALLOW_PRIVATE_TARGETS=true`.
-    #[schema(example = "https://example.com/webhooks/timebridge", min_length = 9, max_length = 2048, pattern = "^\\s*[Hh][Tt][Tt][Pp][Ss]://[^/?#@\\s]+([/?#]\\S*)?\\s*$")]
+    #[schema(
+        example = "https://example.com/webhooks/timebridge",
+        min_length = 9,
+        max_length = 2048,
+        pattern = "^\\s*[Hh][Tt][Tt][Pp][Ss]://[^/?#@\\s]+([/?#]\\S*)?\\s*$"
+    )]
     pub url: String,
     /// `whsec_` + standard base64 (padding optional) of 24 to 64 random bytes; omit, `null`
     /// or empty to have one generated.
@@ -65,12 +75,22 @@ pub struct CreateWebhook {
 #[derive(Deserialize, ToSchema)]
 pub struct UpdateWebhook {
     /// 1 to 200 characters (trimmed; not only spaces). `null` or left out: unchanged.
-    #[schema(example = "Slack bridge (ops)", min_length = 1, max_length = 200, pattern = "\\S")]
+    #[schema(
+        example = "Slack bridge (ops)",
+        min_length = 1,
+        max_length = 200,
+        pattern = "\\S"
+    )]
     pub name: Option<String>,
     /// An absolute `https://` URL (trimmed) of at most 2048 characters, without credentials;
     /// `http://` only when `TIMEBRIDGE_ENV=development`. Its host must resolve to a public
     /// address unless `WEBHOOK_ALLOW_PRIVATE_TARGETS=true`. `null` or left out: unchanged.
-    #[schema(example = "https://example.com/webhooks/timebridge-v2", min_length = 9, max_length = 2048, pattern = "^\\s*[Hh][Tt][Tt][Pp][Ss]://[^/?#@\\s]+([/?#]\\S*)?\\s*$")]
+    #[schema(
+        example = "https://example.com/webhooks/timebridge-v2",
+        min_length = 9,
+        max_length = 2048,
+        pattern = "^\\s*[Hh][Tt][Tt][Pp][Ss]://[^/?#@\\s]+([/?#]\\S*)?\\s*$"
+    )]
     pub url: Option<String>,
     #[schema(schema_with = events_schema_or_null)]
     pub events: Option<Value>,

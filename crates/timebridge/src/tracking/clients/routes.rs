@@ -59,10 +59,19 @@ pub struct ClientListFilter {
 #[derive(Deserialize, ToSchema)]
 pub struct CreateClient {
     /// 1 to 200 characters (trimmed; not only spaces).
-    #[schema(example = "Acme Corp", min_length = 1, max_length = 200, pattern = "\\S")]
+    #[schema(
+        example = "Acme Corp",
+        min_length = 1,
+        max_length = 200,
+        pattern = "\\S"
+    )]
     pub name: String,
     /// At most 320 characters (trimmed), holding an `@`; empty is no email.
-    #[schema(example = "billing@acme.example", max_length = 320, pattern = "@|^\\s*$")]
+    #[schema(
+        example = "billing@acme.example",
+        max_length = 320,
+        pattern = "@|^\\s*$"
+    )]
     pub email: Option<String>,
     /// At most 200 characters (trimmed); empty is none.
     #[schema(example = "Jane Doe", max_length = 200)]
@@ -81,7 +90,12 @@ pub struct CreateClient {
 #[derive(Deserialize, ToSchema)]
 pub struct UpdateClient {
     /// 1 to 200 characters (trimmed; not only spaces). `null` or left out: unchanged.
-    #[schema(example = "Acme Corporation", min_length = 1, max_length = 200, pattern = "\\S")]
+    #[schema(
+        example = "Acme Corporation",
+        min_length = 1,
+        max_length = 200,
+        pattern = "\\S"
+    )]
     pub name: Option<String>,
     /// At most 320 characters (trimmed), holding an `@`; `null` or empty clears it.
     #[serde(default, deserialize_with = "double_option")]

@@ -68,7 +68,14 @@ pub struct ExpenseListFilter {
 #[derive(Deserialize, ToSchema)]
 pub struct CreateExpense {
     /// Required (not `null`): 1 to 200 characters (trimmed; not only spaces).
-    #[schema(required = true, nullable = false, example = "Train to Berlin", min_length = 1, max_length = 200, pattern = "\\S")]
+    #[schema(
+        required = true,
+        nullable = false,
+        example = "Train to Berlin",
+        min_length = 1,
+        max_length = 200,
+        pattern = "\\S"
+    )]
     pub title: Option<String>,
     /// At most 10000 characters (trimmed); empty is none.
     #[schema(example = "Return ticket for the client workshop", max_length = 10000)]
@@ -104,7 +111,12 @@ pub struct CreateExpense {
 #[derive(Deserialize, ToSchema)]
 pub struct UpdateExpense {
     /// 1 to 200 characters (trimmed; not only spaces). `null` or left out: unchanged.
-    #[schema(example = "Train to Hamburg", min_length = 1, max_length = 200, pattern = "\\S")]
+    #[schema(
+        example = "Train to Hamburg",
+        min_length = 1,
+        max_length = 200,
+        pattern = "\\S"
+    )]
     pub title: Option<String>,
     /// At most 10000 characters (trimmed); `null` or empty clears it.
     #[serde(default, deserialize_with = "double_option")]

@@ -30,7 +30,12 @@ const MAX_CENTS: i128 = 100_000_000_000_000 - 1;
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 pub struct LineInput {
     /// 1 to 2000 characters (trimmed; not only spaces).
-    #[schema(example = "Design work", min_length = 1, max_length = 2000, pattern = "\\S")]
+    #[schema(
+        example = "Design work",
+        min_length = 1,
+        max_length = 2000,
+        pattern = "\\S"
+    )]
     pub description: String,
     /// Greater than 0, at most 1000000, at most 4 decimal places (hours to the 0.36 s).
     /// Default 1.

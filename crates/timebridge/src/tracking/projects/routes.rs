@@ -60,12 +60,20 @@ pub struct ProjectListFilter {
 #[derive(Deserialize, ToSchema)]
 pub struct CreateProject {
     /// 1 to 200 characters (trimmed; not only spaces).
-    #[schema(example = "Website relaunch", min_length = 1, max_length = 200, pattern = "\\S")]
+    #[schema(
+        example = "Website relaunch",
+        min_length = 1,
+        max_length = 200,
+        pattern = "\\S"
+    )]
     pub name: String,
     /// A client of this workspace.
     pub client_id: Option<Uuid>,
     /// At most 10000 characters (trimmed); empty is none.
-    #[schema(example = "Redesign and relaunch of the marketing site", max_length = 10000)]
+    #[schema(
+        example = "Redesign and relaunch of the marketing site",
+        max_length = 10000
+    )]
     pub description: Option<String>,
     /// Non-negative, at most two decimal places, below 10^12. A number or a decimal string.
     #[schema(value_type = Option<f64>, example = 85.5, minimum = 0, maximum = 999999999999.99)]
@@ -79,7 +87,12 @@ pub struct CreateProject {
 #[derive(Deserialize, ToSchema)]
 pub struct UpdateProject {
     /// 1 to 200 characters (trimmed; not only spaces). `null` or left out: unchanged.
-    #[schema(example = "Website relaunch 2027", min_length = 1, max_length = 200, pattern = "\\S")]
+    #[schema(
+        example = "Website relaunch 2027",
+        min_length = 1,
+        max_length = 200,
+        pattern = "\\S"
+    )]
     pub name: Option<String>,
     /// A client of this workspace; `null` detaches the project from its client.
     #[serde(default, deserialize_with = "double_option")]

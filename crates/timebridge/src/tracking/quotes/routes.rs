@@ -64,10 +64,18 @@ pub struct CreateQuote {
     /// A client of this workspace.
     pub client_id: Uuid,
     /// 1 to 200 characters (trimmed; not only spaces).
-    #[schema(example = "Website relaunch", min_length = 1, max_length = 200, pattern = "\\S")]
+    #[schema(
+        example = "Website relaunch",
+        min_length = 1,
+        max_length = 200,
+        pattern = "\\S"
+    )]
     pub title: String,
     /// At most 10000 characters (trimmed); empty is none.
-    #[schema(example = "Design and build of the new marketing site", max_length = 10000)]
+    #[schema(
+        example = "Design and build of the new marketing site",
+        max_length = 10000
+    )]
     pub description: Option<String>,
     /// Default `draft`.
     pub status: Option<QuoteStatus>,
@@ -100,7 +108,12 @@ pub struct UpdateQuote {
     /// A client of this workspace. `null` or left out: unchanged.
     pub client_id: Option<Uuid>,
     /// 1 to 200 characters (trimmed; not only spaces). `null` or left out: unchanged.
-    #[schema(example = "Website relaunch, phase two", min_length = 1, max_length = 200, pattern = "\\S")]
+    #[schema(
+        example = "Website relaunch, phase two",
+        min_length = 1,
+        max_length = 200,
+        pattern = "\\S"
+    )]
     pub title: Option<String>,
     /// At most 10000 characters (trimmed); `null` or empty clears it.
     #[serde(default, deserialize_with = "double_option")]

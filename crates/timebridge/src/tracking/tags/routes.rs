@@ -68,7 +68,12 @@ pub struct CreateTag {
 pub struct UpdateTag {
     /// 1 to 100 characters (trimmed; not only spaces); unique in the workspace,
     /// case-insensitively. `null` or left out: unchanged.
-    #[schema(example = "frontend", min_length = 1, max_length = 100, pattern = "\\S")]
+    #[schema(
+        example = "frontend",
+        min_length = 1,
+        max_length = 100,
+        pattern = "\\S"
+    )]
     pub name: Option<String>,
     /// `#rrggbb` (stored lower-case); `null` or empty clears it.
     #[serde(default, deserialize_with = "double_option")]

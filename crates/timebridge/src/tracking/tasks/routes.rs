@@ -66,7 +66,14 @@ pub struct CreateTask {
     #[schema(required = true, nullable = false)]
     pub project_id: Option<Uuid>,
     /// Required (not `null`): 1 to 500 characters (trimmed; not only spaces).
-    #[schema(required = true, nullable = false, example = "Homepage", min_length = 1, max_length = 500, pattern = "\\S")]
+    #[schema(
+        required = true,
+        nullable = false,
+        example = "Homepage",
+        min_length = 1,
+        max_length = 500,
+        pattern = "\\S"
+    )]
     pub name: Option<String>,
     /// At most 10000 characters (trimmed); empty is none.
     #[schema(example = "Hero section, navigation and footer", max_length = 10000)]
@@ -94,7 +101,12 @@ pub struct UpdateTask {
     /// A project of this workspace. `null` or left out: unchanged.
     pub project_id: Option<Uuid>,
     /// 1 to 500 characters (trimmed; not only spaces). `null` or left out: unchanged.
-    #[schema(example = "Homepage v2", min_length = 1, max_length = 500, pattern = "\\S")]
+    #[schema(
+        example = "Homepage v2",
+        min_length = 1,
+        max_length = 500,
+        pattern = "\\S"
+    )]
     pub name: Option<String>,
     /// At most 10000 characters (trimmed); `null` or empty clears it.
     #[serde(default, deserialize_with = "double_option")]

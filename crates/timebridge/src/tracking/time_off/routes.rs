@@ -60,7 +60,12 @@ pub struct LeaveTypeListFilter {
 #[derive(Deserialize, ToSchema)]
 pub struct CreateLeaveType {
     /// 1 to 200 characters (trimmed; not only spaces).
-    #[schema(example = "Vacation", min_length = 1, max_length = 200, pattern = "\\S")]
+    #[schema(
+        example = "Vacation",
+        min_length = 1,
+        max_length = 200,
+        pattern = "\\S"
+    )]
     pub name: String,
     /// 1 to 64 characters (trimmed; not only spaces), stored lower-cased; unique within the
     /// workspace.
@@ -110,7 +115,12 @@ pub struct HolidayListFilter {
 #[derive(Deserialize, ToSchema)]
 pub struct CreateHoliday {
     /// 1 to 200 characters (trimmed; not only spaces).
-    #[schema(example = "New Year", min_length = 1, max_length = 200, pattern = "\\S")]
+    #[schema(
+        example = "New Year",
+        min_length = 1,
+        max_length = 200,
+        pattern = "\\S"
+    )]
     pub name: String,
     /// `YYYY-MM-DD`.
     #[serde(deserialize_with = "iso_date::deserialize")]

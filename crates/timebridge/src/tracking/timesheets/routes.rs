@@ -86,7 +86,14 @@ pub struct ApprovalComment {
 #[derive(Default, Deserialize, ToSchema)]
 pub struct RejectionReason {
     /// Required (not `null`): 1 to 2000 characters (trimmed; not only spaces).
-    #[schema(required = true, nullable = false, example = "Friday's hours are missing", min_length = 1, max_length = 2000, pattern = "\\S")]
+    #[schema(
+        required = true,
+        nullable = false,
+        example = "Friday's hours are missing",
+        min_length = 1,
+        max_length = 2000,
+        pattern = "\\S"
+    )]
     pub reason: Option<String>,
 }
 
