@@ -48,8 +48,8 @@ pub struct CreateWebhook {
         pattern = "\\S"
     )]
     pub name: String,
-    /// An absolute `https://` URL (trimmed) of at most 2048 characters, without credentials
-    /// (`user:pass@`); `http://` only when the server runs with `TIMEBRIDGE_ENV=development`.
+    /// An absolute `https://` URL (trimmed) of at most 2048 bytes (UTF-8), without
+    /// credentials (`user:pass@`); `http://` only when the server runs with `TIMEBRIDGE_ENV=development`.
     /// Its host must resolve, and private, loopback and link-local addresses are refused
     /// unless `WEBHOOK_ALLOW_PRIVATE_TARGETS=true`.
     #[schema(
@@ -82,7 +82,7 @@ pub struct UpdateWebhook {
         pattern = "\\S"
     )]
     pub name: Option<String>,
-    /// An absolute `https://` URL (trimmed) of at most 2048 characters, without credentials;
+    /// An absolute `https://` URL (trimmed) of at most 2048 bytes (UTF-8), without credentials;
     /// `http://` only when `TIMEBRIDGE_ENV=development`. Its host must resolve to a public
     /// address unless `WEBHOOK_ALLOW_PRIVATE_TARGETS=true`. `null` or left out: unchanged.
     #[schema(
