@@ -104,16 +104,25 @@ impl From<api_token::Model> for TokenView {
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateToken {
-    #[schema(example = "CI bot")]
+    /// 1 to 200 characters (trimmed; not only spaces).
+    #[schema(example = "CI bot", min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: String,
-    #[schema(example = json!(["read:projects", "write:time_entries"]))]
+    /// At least one scope of the catalog (`GET /api/v1/integration/tokens/scopes`): `read:R`
+    /// or `write:R` for a resource R (`projects`, `time_entries`, `tasks`, `clients`, `tags`,
+    /// `expenses`, `quotes`, `invoices`, `reports`, `users` (read only), `inventory`,
+    /// `webhooks`, `integrations`, `plugins`, `consents`), or the admin-only `admin:all`,
+    /// `read:*`, `write:*` and `*`. Entries are trimmed; blank ones are ignored. A member may
+    /// not hold admin-only scopes (403), and a token creating a token may hand out only
+    /// scopes it grants itself (403).
+    #[schema(example = json!(["read:projects", "write:time_entries"]), min_items = 1)]
     pub scopes: Vec<String>,
-    /// `YYYY-MM-DD` (valid through that day, UTC) or an RFC 3339 date-time; `null` for no
-    /// expiry; omitted for `API_TOKEN_EXPIRY_DAYS` from now.
+    /// `YYYY-MM-DD` (valid through that day, UTC) or an RFC 3339 date-time, in the future;
+    /// `null` for no expiry; omitted for `API_TOKEN_EXPIRY_DAYS` from now.
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>, example = "2027-12-31")]
     pub expires_at: Option<Option<String>>,
-    /// Addresses and CIDR ranges the token may be used from.
+    /// Addresses and CIDR ranges the token may be used from (IPv4 or IPv6; no empty
+    /// entries); empty or left out: anywhere.
     #[serde(default)]
     #[schema(example = json!(["203.0.113.7", "10.0.0.0/8"]))]
     pub allowed_ips: Vec<String>,
@@ -158,8 +167,18 @@ pub struct TokenListFilter {
 
 #[derive(Deserialize, ToSchema)]
 pub struct UpdateToken {
+    /// 1 to 200 characters (trimmed; not only spaces). `null` or left out: unchanged.
+    #[schema(
+        example = "CI bot (staging)",
+        min_length = 1,
+        max_length = 200,
+        pattern = "\\S"
+    )]
     pub name: Option<String>,
     pub is_active: Option<bool>,
+    /// Replaces the allow-list: addresses and CIDR ranges (no empty entries); `[]` for
+    /// anywhere. `null` or left out: unchanged. A revoked token cannot be changed (403).
+    #[schema(example = json!(["203.0.113.7", "10.0.0.0/8"]))]
     pub allowed_ips: Option<Vec<String>>,
 }
 
@@ -229,13 +248,13 @@ pub struct UsageLogList {
 pub struct UsageLogFilter {
     /// Only this token's calls.
     pub token_id: Option<Uuid>,
-    /// From this instant (RFC 3339), inclusive.
+    /// From this instant (RFC 3339, with an offset), inclusive.
     #[serde(default, with = "time::serde::rfc3339::option")]
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<String>, format = DateTime, example = "2026-11-30T00:00:00Z")]
     pub since: Option<OffsetDateTime>,
-    /// Until this instant (RFC 3339), exclusive.
+    /// Until this instant (RFC 3339, with an offset), exclusive.
     #[serde(default, with = "time::serde::rfc3339::option")]
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<String>, format = DateTime, example = "2026-12-01T00:00:00Z")]
     pub until: Option<OffsetDateTime>,
     /// Admins: the whole workspace's calls.
     #[serde(default)]

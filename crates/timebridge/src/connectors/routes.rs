@@ -110,7 +110,7 @@ async fn get_config(
 #[utoipa::path(
     method(put, patch), path = "/api/integrations/{provider}/config", tag = "integrations",
     params(("provider" = Provider, Path, description = "The connector")),
-    request_body(content = Object, description = "Field values, member settings, and `active`"),
+    request_body(content = Object, description = "A JSON object (anything else is a 400). Its keys: the connector's fields (listed in `fields` of `GET …/config`; any other key is a 400 naming it), its member settings, and `active` (`true` or `false`). A field's value by its `kind`: `text` and `secret` a string of at most 500 characters (trimmed), `bool` `true`/`false`, `uuid` a UUID string, `time` `HH:MM` (24-hour, UTC); `null` clears the field. Every `required` field must be set after the change (empty counts as unset)."),
     security(("api_token" = ["write:integrations"])),
     responses(
         (status = 200, body = ConfigView),
@@ -229,7 +229,7 @@ async fn test(
 #[utoipa::path(
     post, path = "/api/integrations/{provider}/sync", tag = "integrations",
     params(("provider" = Provider, Path, description = "The connector")),
-    request_body(content = Option<Object>, description = "Provider-specific options"),
+    request_body(content = Option<Object>, description = "Provider-specific options; optional (an empty body is none). It must be well-formed JSON; the current connectors take no options and ignore it."),
     security(("api_token" = ["write:integrations"])),
     responses(
         (status = 200, description = "`{ok: true, …}` with what was pulled, or `{ok: false, error}`", body = Object),

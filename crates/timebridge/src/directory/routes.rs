@@ -60,8 +60,14 @@ pub struct UserChanged {
 #[derive(Deserialize, ToSchema)]
 #[schema(example = json!({"email": "grace@example.com", "role": "member"}))]
 pub struct AddUser {
-    /// The email of a user who exists on this server (any case).
-    #[schema(example = "grace@example.com")]
+    /// The email of a user who exists on this server (any case; trimmed): `local@domain`
+    /// with no spaces, a domain holding a `.` and not starting with one, at most 320 bytes.
+    #[schema(
+        example = "grace@example.com",
+        min_length = 3,
+        max_length = 320,
+        pattern = "^\\s*[^\\s@]+@[^\\s@.][^\\s@]*\\.[^\\s@]*\\s*$"
+    )]
     pub email: String,
     /// Their role here (default `member`).
     #[serde(default = "member")]
@@ -77,11 +83,24 @@ fn member() -> Role {
 #[schema(example = json!({"role": "admin"}))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
-    /// 1 to 200 characters. Only for a user who belongs to this workspace alone.
-    #[schema(example = "Ada King")]
+    /// 1 to 200 characters (trimmed; not only spaces). Only for a user who belongs to this
+    /// workspace alone. `null` or left out: unchanged.
+    #[schema(
+        example = "Ada King",
+        min_length = 1,
+        max_length = 200,
+        pattern = "\\S"
+    )]
     pub name: Option<String>,
-    /// Unique on the server. Only for a user who belongs to this workspace alone.
-    #[schema(example = "ada.king@example.com")]
+    /// Unique on the server. Only for a user who belongs to this workspace alone. Stored in
+    /// lower case, trimmed: `local@domain` with no spaces, a domain holding a `.` and not
+    /// starting with one, at most 320 bytes. `null` or left out: unchanged.
+    #[schema(
+        example = "ada.king@example.com",
+        min_length = 3,
+        max_length = 320,
+        pattern = "^\\s*[^\\s@]+@[^\\s@.][^\\s@]*\\.[^\\s@]*\\s*$"
+    )]
     pub email: Option<String>,
     /// `admin` or `member`. Demoting revokes the member's tokens that hold admin-only scopes.
     pub role: Option<Role>,

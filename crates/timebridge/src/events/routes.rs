@@ -26,10 +26,17 @@ const MAX_LIMIT: u64 = 1000;
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct EventQuery {
-    /// The `sequence` of the last event already seen (or that event's `id`); omit to start
-    /// from the beginning.
+    /// The `sequence` of the last event already seen (a whole number, 0 or more) or that
+    /// event's `id` (a UUID of an event of this workspace, else 404); omit or leave empty to
+    /// start from the beginning.
+    #[param(
+        example = "0",
+        pattern = "^\\s*([0-9]{1,18}|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})?\\s*$"
+    )]
     pub after: Option<String>,
-    /// Events per page: default 100, at most 1000.
+    /// Events per page: default 100, at least 1; larger values than 1000 are accepted and
+    /// treated as 1000.
+    #[param(minimum = 1, example = 100)]
     pub limit: Option<u64>,
 }
 

@@ -145,7 +145,7 @@ fn workspace_kinds(app: &AppState) -> impl Iterator<Item = &JobKind<AppState>> {
 /// up to now.
 #[utoipa::path(
     post, path = "/api/v1/integration/jobs/{name}/run", tag = "jobs",
-    params(("name" = String, Path, description = "The job's name")),
+    params(("name" = String, Path, description = "The job's name: one of the kinds `GET /api/v1/integration/jobs` lists (else 404)")),
     security(("api_token" = ["admin:all"])),
     responses(
         (status = 200, body = RunView),
@@ -183,6 +183,7 @@ pub struct RunFilter {
     /// Only jobs of this kind.
     pub kind: Option<String>,
     /// `pending`, `running`, `succeeded` or `failed`.
+    #[param(value_type = Option<JobStatus>, inline)]
     pub status: Option<String>,
 }
 

@@ -16,14 +16,16 @@ const MAX_OFFSET: u64 = i64::MAX as u64;
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
-    /// Page number, from 1.
+    /// Page number, from 1. At most ⌊(2^63 − 1) / per_page⌋ + 1 for the `per_page` used (a
+    /// page past what the database can skip is a 400 naming `page`); 92233720368547759 is in
+    /// range whatever `per_page` is.
     #[serde(default, deserialize_with = "number")]
-    #[param(minimum = 1, default = 1)]
+    #[param(minimum = 1, maximum = 92233720368547759_i64, default = 1, example = 1)]
     pub page: Option<i64>,
     /// Items per page: default 50; larger values are accepted and treated as 100 (the
     /// answer's `pagination.per_page` says which was used).
     #[serde(default, deserialize_with = "number")]
-    #[param(minimum = 1, default = 50)]
+    #[param(minimum = 1, default = 50, example = 50)]
     pub per_page: Option<i64>,
 }
 

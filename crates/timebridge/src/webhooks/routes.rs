@@ -20,6 +20,7 @@ use crate::{
         auth::Caller,
         error::{ApiError, ErrorBody},
         extract::{Json, Path, Query},
+        outbox::EventType,
         pagination::{PageParams, PageRequest, Pagination},
         time,
     },
@@ -39,18 +40,32 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateWebhook {
-    #[schema(example = "Slack bridge")]
+    /// 1 to 200 characters (trimmed; not only spaces).
+    #[schema(
+        example = "Slack bridge",
+        min_length = 1,
+        max_length = 200,
+        pattern = "\\S"
+    )]
     pub name: String,
-    /// https (http too when `TIMEBRIDGE_ENV=development`); private addresses are refused unless
-    /// `WEBHOOK_ALLOW_PRIVATE_TARGETS=true`.
-    #[schema(example = "https://example.com/webhooks/timebridge")]
+    /// An absolute `https://` URL (trimmed) of at most 2048 bytes (UTF-8), without
+    /// credentials (`user:pass@`); `http://` only when the server runs with `TIMEBRIDGE_ENV=development`.
+    /// Its host must resolve, and private, loopback and link-local addresses are refused
+    /// unless `WEBHOOK_ALLOW_PRIVATE_TARGETS=true`.
+    #[schema(
+        example = "https://example.com/webhooks/timebridge",
+        min_length = 9,
+        max_length = 2048,
+        pattern = "^\\s*[Hh][Tt][Tt][Pp][Ss]://[^/?#@\\s]+([/?#]\\S*)?\\s*$"
+    )]
     pub url: String,
-    /// `whsec_` + base64 of 24–64 random bytes; omit to have one generated.
+    /// `whsec_` + standard base64 (padding optional) of 24 to 64 random bytes; omit, `null`
+    /// or empty to have one generated.
+    #[schema(pattern = "^\\s*(whsec_[A-Za-z0-9+/]{32,86}={0,2})?\\s*$")]
     pub secret: Option<String>,
-    /// Seed 001's map (`{"task.created": true}`) or a list; `resource.*` and `*` accepted.
-    #[schema(value_type = Object, example = json!({"task.created": true, "task.updated": true}))]
+    #[schema(schema_with = events_schema)]
     pub events: Value,
-    /// Default `EXPONENTIAL`.
+    /// Default `EXPONENTIAL` (any case accepted).
     #[schema(value_type = Option<RetryPolicy>)]
     pub retry_policy: Option<String>,
     /// Default true.
@@ -59,14 +74,106 @@ pub struct CreateWebhook {
 
 #[derive(Deserialize, ToSchema)]
 pub struct UpdateWebhook {
+    /// 1 to 200 characters (trimmed; not only spaces). `null` or left out: unchanged.
+    #[schema(
+        example = "Slack bridge (ops)",
+        min_length = 1,
+        max_length = 200,
+        pattern = "\\S"
+    )]
     pub name: Option<String>,
+    /// An absolute `https://` URL (trimmed) of at most 2048 bytes (UTF-8), without credentials;
+    /// `http://` only when `TIMEBRIDGE_ENV=development`. Its host must resolve to a public
+    /// address unless `WEBHOOK_ALLOW_PRIVATE_TARGETS=true`. `null` or left out: unchanged.
+    #[schema(
+        example = "https://example.com/webhooks/timebridge-v2",
+        min_length = 9,
+        max_length = 2048,
+        pattern = "^\\s*[Hh][Tt][Tt][Pp][Ss]://[^/?#@\\s]+([/?#]\\S*)?\\s*$"
+    )]
     pub url: Option<String>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = events_schema_or_null)]
     pub events: Option<Value>,
+    /// Any case accepted. `null` or left out: unchanged.
     #[schema(value_type = Option<RetryPolicy>)]
     pub retry_policy: Option<String>,
     /// `true` re-enables an endpoint that was disabled.
     pub active: Option<bool>,
+}
+
+/// What `events` says: the rules [`super::subscriptions::Subscriptions::parse`] enforces.
+const EVENTS_DESCRIPTION: &str = "The events the endpoint receives: a non-empty list of event \
+    names, or seed 001's map of name to `true`/`false` (`false` entries are ignored; at least \
+    one must be `true`). A name is an event of the catalog (`GET \
+    /api/v1/integration/webhooks/events`), a resource wildcard such as `task.*`, or `*`.";
+
+/// The names `events` accepts: every event of the catalog, each resource's wildcard, and `*`.
+fn event_names() -> Vec<String> {
+    let mut names: Vec<String> = EventType::ALL
+        .iter()
+        .map(|t| t.as_str().to_owned())
+        .collect();
+    let mut wildcards: Vec<String> = EventType::ALL
+        .iter()
+        .filter_map(|t| t.as_str().split_once('.'))
+        .map(|(resource, _)| format!("{resource}.*"))
+        .collect();
+    wildcards.sort();
+    wildcards.dedup();
+    names.extend(wildcards);
+    names.push("*".to_owned());
+    names
+}
+
+/// The schema of `events`: a list of names, or a map of name to a boolean.
+fn events_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    events_one_of(false)
+}
+
+/// [`events_schema`] for a change, where `null` leaves the subscriptions as they are.
+fn events_schema_or_null() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    events_one_of(true)
+}
+
+/// (`example`, like every field's `#[schema(example)]`, rather than `examples`.)
+#[allow(deprecated)]
+fn events_one_of(nullable: bool) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::{
+        RefOr,
+        schema::{
+            AdditionalProperties, ArrayBuilder, Object, ObjectBuilder, OneOfBuilder, Schema, Type,
+        },
+    };
+    let name = || {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(event_names()))
+            .build()
+    };
+    let boolean = RefOr::T(Schema::Object(Object::with_type(Type::Boolean)));
+    let mut one_of = OneOfBuilder::new()
+        .item(ArrayBuilder::new().items(name()).min_items(Some(1)))
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property_names(Some(name()))
+                .additional_properties(Some(AdditionalProperties::RefOr(boolean)))
+                .min_properties(Some(1)),
+        );
+    if nullable {
+        one_of = one_of.item(Object::with_type(Type::Null));
+    }
+    let description = if nullable {
+        format!("{EVENTS_DESCRIPTION} `null` or left out: unchanged.")
+    } else {
+        EVENTS_DESCRIPTION.to_owned()
+    };
+    one_of
+        .description(Some(description))
+        .example(Some(
+            serde_json::json!({"task.created": true, "task.updated": true}),
+        ))
+        .into()
 }
 
 /// A new or rotated endpoint, with its secret: the only time the secret is shown.
@@ -116,15 +223,19 @@ pub struct DeliveryQueued {
 #[into_params(parameter_in = Query)]
 pub struct DeliveryFilter {
     /// `pending`, `succeeded`, `failed` or `expired`.
+    #[param(value_type = Option<DeliveryStatus>, inline)]
     pub status: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct RecoverRequest {
-    /// Re-send failed deliveries created at or after this time (RFC 3339).
-    #[schema(example = "2026-11-20T00:00:00Z")]
+    /// Re-send failed deliveries created at or after this time (ISO 8601 date-time; without
+    /// an offset it is UTC).
+    #[schema(format = DateTime, example = "2026-11-20T00:00:00Z")]
     pub since: String,
-    /// …and before this time (default: now).
+    /// …and before this time (ISO 8601 date-time), which must be after `since`. `null`, empty
+    /// or left out: now.
+    #[schema(format = DateTime, example = "2026-11-30T00:00:00Z")]
     pub until: Option<String>,
 }
 
@@ -137,7 +248,9 @@ pub struct Recovered {
 
 #[derive(Deserialize, ToSchema, Default)]
 pub struct RotateRequest {
-    /// The new secret; omit to have one generated.
+    /// The new secret: `whsec_` + standard base64 (padding optional) of 24 to 64 random
+    /// bytes; omit, `null` or empty to have one generated.
+    #[schema(pattern = "^\\s*(whsec_[A-Za-z0-9+/]{32,86}={0,2})?\\s*$")]
     pub secret: Option<String>,
 }
 

@@ -58,34 +58,65 @@ pub struct ClientListFilter {
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateClient {
-    #[schema(example = "Acme Corp")]
+    /// 1 to 200 characters (trimmed; not only spaces).
+    #[schema(
+        example = "Acme Corp",
+        min_length = 1,
+        max_length = 200,
+        pattern = "\\S"
+    )]
     pub name: String,
+    /// At most 320 characters (trimmed), holding an `@`; empty is no email.
+    #[schema(
+        example = "billing@acme.example",
+        max_length = 320,
+        pattern = "@|^\\s*$"
+    )]
     pub email: Option<String>,
+    /// At most 200 characters (trimmed); empty is none.
+    #[schema(example = "Jane Doe", max_length = 200)]
     pub contact_person: Option<String>,
+    /// At most 64 characters (trimmed); empty is none.
+    #[schema(example = "+1 555 0100", max_length = 64)]
     pub phone: Option<String>,
+    /// At most 2000 characters (trimmed); empty is none.
+    #[schema(example = "1 Main Street, Springfield", max_length = 2000)]
     pub address: Option<String>,
-    /// Non-negative, at most two decimal places. A number or a decimal string.
-    #[schema(value_type = Option<f64>, example = 75.0)]
+    /// Non-negative, at most two decimal places, below 10^12. A number or a decimal string.
+    #[schema(value_type = Option<f64>, example = 75.0, minimum = 0, maximum = 999999999999.99)]
     pub default_hourly_rate: Option<Decimal>,
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct UpdateClient {
+    /// 1 to 200 characters (trimmed; not only spaces). `null` or left out: unchanged.
+    #[schema(
+        example = "Acme Corporation",
+        min_length = 1,
+        max_length = 200,
+        pattern = "\\S"
+    )]
     pub name: Option<String>,
+    /// At most 320 characters (trimmed), holding an `@`; `null` or empty clears it.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, example = "billing@acme.example", max_length = 320, pattern = "@|^\\s*$")]
     pub email: Option<Option<String>>,
+    /// At most 200 characters (trimmed); `null` or empty clears it.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, example = "Jane Doe", max_length = 200)]
     pub contact_person: Option<Option<String>>,
+    /// At most 64 characters (trimmed); `null` or empty clears it.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, example = "+1 555 0100", max_length = 64)]
     pub phone: Option<Option<String>>,
+    /// At most 2000 characters (trimmed); `null` or empty clears it.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, example = "1 Main Street, Springfield", max_length = 2000)]
     pub address: Option<Option<String>>,
+    /// Non-negative, at most two decimal places, below 10^12; `null` clears it. A number or a
+    /// decimal string.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<f64>)]
+    #[schema(value_type = Option<f64>, example = 80.0, minimum = 0, maximum = 999999999999.99)]
     pub default_hourly_rate: Option<Option<Decimal>>,
     pub status: Option<ClientStatus>,
 }

@@ -60,27 +60,39 @@ pub struct ExpenseListFilter {
     /// First `expense_date` included (`YYYY-MM-DD`).
     #[param(format = Date)]
     pub start_date: Option<String>,
-    /// Last `expense_date` included (`YYYY-MM-DD`).
+    /// Last `expense_date` included (`YYYY-MM-DD`); not before `start_date`.
     #[param(format = Date)]
     pub end_date: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateExpense {
-    #[schema(required = true, example = "Train to Berlin")]
+    /// Required (not `null`): 1 to 200 characters (trimmed; not only spaces).
+    #[schema(
+        required = true,
+        nullable = false,
+        example = "Train to Berlin",
+        min_length = 1,
+        max_length = 200,
+        pattern = "\\S"
+    )]
     pub title: Option<String>,
+    /// At most 10000 characters (trimmed); empty is none.
+    #[schema(example = "Return ticket for the client workshop", max_length = 10000)]
     pub description: Option<String>,
     /// Default `other`.
     pub category: Option<ExpenseCategory>,
-    /// More than 0, at most two decimal places. A number or a decimal string.
-    #[schema(required = true, value_type = Option<f64>, example = 42.5)]
+    /// Required (not `null`): more than 0, at most two decimal places, below 10^12. A number
+    /// or a decimal string.
+    #[schema(required = true, nullable = false, value_type = Option<f64>, example = 42.5, exclusive_minimum = 0, maximum = 999999999999.99)]
     pub amount: Option<Decimal>,
-    /// Three letters (ISO 4217); default `EUR`. `currency_code` is accepted too.
+    /// Three letters (ISO 4217, any case, stored upper-case); default `EUR`. `currency_code`
+    /// is accepted too.
     #[serde(alias = "currency_code")]
-    #[schema(example = "EUR")]
+    #[schema(example = "EUR", pattern = "^\\s*[A-Za-z]{3}\\s*$")]
     pub currency: Option<String>,
-    /// `YYYY-MM-DD`.
-    #[schema(required = true, format = Date, example = "2026-03-01")]
+    /// Required (not `null`, not empty): `YYYY-MM-DD`.
+    #[schema(required = true, nullable = false, format = Date, example = "2026-11-30")]
     pub expense_date: Option<String>,
     /// Default `false`.
     pub billable: Option<bool>,
@@ -98,16 +110,30 @@ pub struct CreateExpense {
 
 #[derive(Deserialize, ToSchema)]
 pub struct UpdateExpense {
+    /// 1 to 200 characters (trimmed; not only spaces). `null` or left out: unchanged.
+    #[schema(
+        example = "Train to Hamburg",
+        min_length = 1,
+        max_length = 200,
+        pattern = "\\S"
+    )]
     pub title: Option<String>,
+    /// At most 10000 characters (trimmed); `null` or empty clears it.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, example = "Return ticket", max_length = 10000)]
     pub description: Option<Option<String>>,
     pub category: Option<ExpenseCategory>,
-    #[schema(value_type = Option<f64>)]
+    /// More than 0, at most two decimal places, below 10^12. A number or a decimal string.
+    /// `null` or left out: unchanged.
+    #[schema(value_type = Option<f64>, example = 39.9, exclusive_minimum = 0, maximum = 999999999999.99)]
     pub amount: Option<Decimal>,
+    /// Three letters (ISO 4217, any case, stored upper-case). `currency_code` is accepted
+    /// too. `null` or left out: unchanged.
     #[serde(alias = "currency_code")]
+    #[schema(example = "EUR", pattern = "^\\s*[A-Za-z]{3}\\s*$")]
     pub currency: Option<String>,
-    #[schema(format = Date)]
+    /// `YYYY-MM-DD` (not empty). `null` or left out: unchanged.
+    #[schema(format = Date, example = "2026-11-30")]
     pub expense_date: Option<String>,
     pub billable: Option<bool>,
     pub reimbursable: Option<bool>,

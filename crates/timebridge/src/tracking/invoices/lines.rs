@@ -29,15 +29,23 @@ const MAX_CENTS: i128 = 100_000_000_000_000 - 1;
 /// A line as a request sends it.
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 pub struct LineInput {
-    #[schema(example = "Design work")]
+    /// 1 to 2000 characters (trimmed; not only spaces).
+    #[schema(
+        example = "Design work",
+        min_length = 1,
+        max_length = 2000,
+        pattern = "\\S"
+    )]
     pub description: String,
-    /// Greater than 0, at most 4 decimal places (hours to the 0.36 s). Default 1.
+    /// Greater than 0, at most 1000000, at most 4 decimal places (hours to the 0.36 s).
+    /// Default 1.
     #[serde(default = "one")]
-    #[schema(value_type = f64, example = 1.5)]
+    #[schema(value_type = f64, example = 1.5, exclusive_minimum = 0, maximum = 1000000)]
     pub quantity: Decimal,
-    /// Non-negative, at most 2 decimal places. Default 0.
+    /// Non-negative, at most 2 decimal places, below 10^12. Default 0. The line's amount
+    /// (quantity × unit price, half-up to the cent) must stay below 10^12 too.
     #[serde(default)]
-    #[schema(value_type = f64, example = 100.0)]
+    #[schema(value_type = f64, example = 100.0, minimum = 0, maximum = 999999999999.99)]
     pub unit_price: Decimal,
     /// A project of this workspace the line is for.
     pub project_id: Option<Uuid>,

@@ -66,51 +66,74 @@ pub struct InvoiceListFilter {
 pub struct CreateInvoice {
     /// A client of this workspace.
     pub client_id: Uuid,
-    /// Default `draft`.
+    /// Default `draft`; not `cancelled` (an invoice cannot be created cancelled).
     pub status: Option<InvoiceStatus>,
-    /// Default today (UTC).
+    /// `YYYY-MM-DD`. Default today (UTC).
     #[serde(default, with = "iso_date::option")]
-    #[schema(value_type = Option<String>, format = Date, example = "2026-11-23")]
+    #[schema(value_type = Option<String>, format = Date, example = "2026-11-30")]
     pub issue_date: Option<Date>,
-    /// Default 30 days after the issue date.
+    /// `YYYY-MM-DD`, not before `issue_date`. Default 30 days after the issue date.
     #[serde(default, with = "iso_date::option")]
-    #[schema(value_type = Option<String>, format = Date, example = "2026-12-23")]
+    #[schema(value_type = Option<String>, format = Date, example = "2026-12-30")]
     pub due_date: Option<Date>,
-    /// Three letters; default `EUR`.
+    /// Three letters (ISO 4217, any case, stored upper-case); default `EUR`. `currency` is
+    /// accepted too.
     #[serde(alias = "currency")]
-    #[schema(example = "EUR")]
+    #[schema(example = "EUR", pattern = "^\\s*[A-Za-z]{3}\\s*$")]
     pub currency_code: Option<String>,
+    /// At most 10000 characters (trimmed); empty is none.
+    #[schema(example = "Thank you for your business.", max_length = 10000)]
     pub notes: Option<String>,
+    /// At most 10000 characters (trimmed); empty is none.
+    #[schema(example = "Payable within 30 days.", max_length = 10000)]
     pub terms: Option<String>,
     /// Percent, 0–100, at most two decimal places. Default 0.
-    #[schema(value_type = Option<f64>, example = 19.0)]
+    #[schema(value_type = Option<f64>, example = 19.0, minimum = 0, maximum = 100)]
     pub tax_rate: Option<Decimal>,
+    /// At most 500 lines. The total (subtotal plus tax) must stay below 10^12.
     #[serde(default)]
+    #[schema(max_items = 500)]
     pub items: Vec<LineInput>,
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct UpdateInvoice {
+    /// A client of this workspace. Not changeable once the invoice is paid or cancelled.
     pub client_id: Option<Uuid>,
-    /// `cancelled` cancels the invoice, as `DELETE` does.
+    /// `cancelled` cancels the invoice, as `DELETE` does. A cancelled invoice cannot be
+    /// reopened, nor a paid one cancelled (409).
     pub status: Option<InvoiceStatus>,
+    /// `YYYY-MM-DD`, not after the (new or current) `due_date`. `null` or left out:
+    /// unchanged.
     #[serde(default, with = "iso_date::option")]
-    #[schema(value_type = Option<String>, format = Date)]
+    #[schema(value_type = Option<String>, format = Date, example = "2026-11-30")]
     pub issue_date: Option<Date>,
+    /// `YYYY-MM-DD`, not before the (new or current) `issue_date`. `null` or left out:
+    /// unchanged.
     #[serde(default, with = "iso_date::option")]
-    #[schema(value_type = Option<String>, format = Date)]
+    #[schema(value_type = Option<String>, format = Date, example = "2026-12-30")]
     pub due_date: Option<Date>,
+    /// Three letters (ISO 4217, any case, stored upper-case). `currency` is accepted too.
+    /// `null` or left out: unchanged.
     #[serde(alias = "currency")]
+    #[schema(example = "EUR", pattern = "^\\s*[A-Za-z]{3}\\s*$")]
     pub currency_code: Option<String>,
+    /// At most 10000 characters (trimmed); `null` or empty clears it.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, example = "Thank you for your business.", max_length = 10000)]
     pub notes: Option<Option<String>>,
+    /// At most 10000 characters (trimmed); `null` or empty clears it.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, example = "Payable within 30 days.", max_length = 10000)]
     pub terms: Option<Option<String>>,
-    #[schema(value_type = Option<f64>)]
+    /// Percent, 0–100, at most two decimal places. `null` or left out: unchanged. Not
+    /// changeable once the invoice is paid or cancelled.
+    #[schema(value_type = Option<f64>, example = 19.0, minimum = 0, maximum = 100)]
     pub tax_rate: Option<Decimal>,
-    /// Replaces every line (and recomputes the totals).
+    /// Replaces every line (and recomputes the totals): at most 500 lines, the total below
+    /// 10^12. `null` or left out: unchanged. Not changeable once the invoice is paid or
+    /// cancelled.
+    #[schema(max_items = 500)]
     pub items: Option<Vec<LineInput>>,
 }
 

@@ -59,13 +59,24 @@ pub struct ProjectListFilter {
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateProject {
-    #[schema(example = "Website relaunch")]
+    /// 1 to 200 characters (trimmed; not only spaces).
+    #[schema(
+        example = "Website relaunch",
+        min_length = 1,
+        max_length = 200,
+        pattern = "\\S"
+    )]
     pub name: String,
     /// A client of this workspace.
     pub client_id: Option<Uuid>,
+    /// At most 10000 characters (trimmed); empty is none.
+    #[schema(
+        example = "Redesign and relaunch of the marketing site",
+        max_length = 10000
+    )]
     pub description: Option<String>,
-    /// Non-negative, at most two decimal places. A number or a decimal string.
-    #[schema(value_type = Option<f64>, example = 85.5)]
+    /// Non-negative, at most two decimal places, below 10^12. A number or a decimal string.
+    #[schema(value_type = Option<f64>, example = 85.5, minimum = 0, maximum = 999999999999.99)]
     pub hourly_rate: Option<Decimal>,
     /// Default `true`.
     pub billable: Option<bool>,
@@ -75,15 +86,26 @@ pub struct CreateProject {
 
 #[derive(Deserialize, ToSchema)]
 pub struct UpdateProject {
+    /// 1 to 200 characters (trimmed; not only spaces). `null` or left out: unchanged.
+    #[schema(
+        example = "Website relaunch 2027",
+        min_length = 1,
+        max_length = 200,
+        pattern = "\\S"
+    )]
     pub name: Option<String>,
+    /// A client of this workspace; `null` detaches the project from its client.
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<Uuid>)]
     pub client_id: Option<Option<Uuid>>,
+    /// At most 10000 characters (trimmed); `null` or empty clears it.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, example = "Phase two of the relaunch", max_length = 10000)]
     pub description: Option<Option<String>>,
+    /// Non-negative, at most two decimal places, below 10^12; `null` clears it. A number or a
+    /// decimal string.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<f64>)]
+    #[schema(value_type = Option<f64>, example = 90.0, minimum = 0, maximum = 999999999999.99)]
     pub hourly_rate: Option<Option<Decimal>>,
     pub billable: Option<bool>,
     pub status: Option<ProjectStatus>,

@@ -63,50 +63,86 @@ pub struct QuoteListFilter {
 pub struct CreateQuote {
     /// A client of this workspace.
     pub client_id: Uuid,
-    #[schema(example = "Website relaunch")]
+    /// 1 to 200 characters (trimmed; not only spaces).
+    #[schema(
+        example = "Website relaunch",
+        min_length = 1,
+        max_length = 200,
+        pattern = "\\S"
+    )]
     pub title: String,
+    /// At most 10000 characters (trimmed); empty is none.
+    #[schema(
+        example = "Design and build of the new marketing site",
+        max_length = 10000
+    )]
     pub description: Option<String>,
     /// Default `draft`.
     pub status: Option<QuoteStatus>,
+    /// `YYYY-MM-DD`.
     #[serde(default, with = "iso_date::option")]
     #[schema(value_type = Option<String>, format = Date, example = "2026-12-31")]
     pub valid_until: Option<Date>,
-    /// Three letters; default `EUR`.
+    /// Three letters (ISO 4217, any case, stored upper-case); default `EUR`. `currency` is
+    /// accepted too.
     #[serde(alias = "currency")]
-    #[schema(example = "EUR")]
+    #[schema(example = "EUR", pattern = "^\\s*[A-Za-z]{3}\\s*$")]
     pub currency_code: Option<String>,
+    /// At most 10000 characters (trimmed); empty is none.
+    #[schema(example = "Prices exclude travel.", max_length = 10000)]
     pub notes: Option<String>,
+    /// At most 10000 characters (trimmed); empty is none.
+    #[schema(example = "Half on signature, half on delivery.", max_length = 10000)]
     pub terms: Option<String>,
     /// Percent, 0–100, at most two decimal places. Default 0.
-    #[schema(value_type = Option<f64>, example = 19.0)]
+    #[schema(value_type = Option<f64>, example = 19.0, minimum = 0, maximum = 100)]
     pub tax_rate: Option<Decimal>,
+    /// At most 500 lines. The total (subtotal plus tax) must stay below 10^12.
     #[serde(default)]
+    #[schema(max_items = 500)]
     pub items: Vec<LineInput>,
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct UpdateQuote {
+    /// A client of this workspace. `null` or left out: unchanged.
     pub client_id: Option<Uuid>,
+    /// 1 to 200 characters (trimmed; not only spaces). `null` or left out: unchanged.
+    #[schema(
+        example = "Website relaunch, phase two",
+        min_length = 1,
+        max_length = 200,
+        pattern = "\\S"
+    )]
     pub title: Option<String>,
+    /// At most 10000 characters (trimmed); `null` or empty clears it.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, example = "Second phase of the relaunch", max_length = 10000)]
     pub description: Option<Option<String>>,
     pub status: Option<QuoteStatus>,
-    /// `null` clears it.
+    /// `YYYY-MM-DD`; `null` clears it.
     #[serde(default, deserialize_with = "optional_date")]
-    #[schema(value_type = Option<String>, format = Date)]
+    #[schema(value_type = Option<String>, format = Date, example = "2026-12-31")]
     pub valid_until: Option<Option<Date>>,
+    /// Three letters (ISO 4217, any case, stored upper-case). `currency` is accepted too.
+    /// `null` or left out: unchanged.
     #[serde(alias = "currency")]
+    #[schema(example = "EUR", pattern = "^\\s*[A-Za-z]{3}\\s*$")]
     pub currency_code: Option<String>,
+    /// At most 10000 characters (trimmed); `null` or empty clears it.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, example = "Prices exclude travel.", max_length = 10000)]
     pub notes: Option<Option<String>>,
+    /// At most 10000 characters (trimmed); `null` or empty clears it.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, example = "Half on signature, half on delivery.", max_length = 10000)]
     pub terms: Option<Option<String>>,
-    #[schema(value_type = Option<f64>)]
+    /// Percent, 0–100, at most two decimal places. `null` or left out: unchanged.
+    #[schema(value_type = Option<f64>, example = 19.0, minimum = 0, maximum = 100)]
     pub tax_rate: Option<Decimal>,
-    /// Replaces every line (and recomputes the totals).
+    /// Replaces every line (and recomputes the totals): at most 500 lines, the total below
+    /// 10^12. `null` or left out: unchanged.
+    #[schema(max_items = 500)]
     pub items: Option<Vec<LineInput>>,
 }
 

@@ -32,10 +32,14 @@ pub struct SummaryEnvelope {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SummaryQuery {
-    /// A date (`2026-11-01`, from midnight UTC) or an ISO 8601 date-time. Default: 29 days
-    /// before the end's day.
+    /// A date (`2026-11-01`, from midnight UTC) or an ISO 8601 date-time; not after the end
+    /// (so, when `end_date` is left out, not after today). Default: 29 days before the end's
+    /// day.
+    #[param(example = "2026-11-01")]
     pub start_date: Option<String>,
-    /// A date (the whole day, UTC) or an ISO 8601 date-time. Default: the end of today.
+    /// A date (the whole day, UTC) or an ISO 8601 date-time; not before the start. Default:
+    /// the end of today.
+    #[param(example = "2026-11-30")]
     pub end_date: Option<String>,
     /// Only this project's time.
     pub project_id: Option<Uuid>,

@@ -55,19 +55,29 @@ pub struct TagListFilter {
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateTag {
-    /// At most 100 characters; unique in the workspace, case-insensitively.
-    #[schema(example = "backend")]
+    /// 1 to 100 characters (trimmed; not only spaces); unique in the workspace,
+    /// case-insensitively (a taken name is a 409).
+    #[schema(example = "backend", min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
-    /// `#rrggbb`.
-    #[schema(example = "#1f6feb")]
+    /// `#rrggbb` (stored lower-case); empty is none.
+    #[schema(example = "#1f6feb", pattern = "^\\s*(#[0-9A-Fa-f]{6})?\\s*$")]
     pub color: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct UpdateTag {
+    /// 1 to 100 characters (trimmed; not only spaces); unique in the workspace,
+    /// case-insensitively. `null` or left out: unchanged.
+    #[schema(
+        example = "frontend",
+        min_length = 1,
+        max_length = 100,
+        pattern = "\\S"
+    )]
     pub name: Option<String>,
+    /// `#rrggbb` (stored lower-case); `null` or empty clears it.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, example = "#d73a49", pattern = "^\\s*(#[0-9A-Fa-f]{6})?\\s*$")]
     pub color: Option<Option<String>>,
 }
 

@@ -62,12 +62,21 @@ pub struct TaskListFilter {
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateTask {
-    /// Required: a project of this workspace.
-    #[schema(required = true)]
+    /// Required (not `null`): a project of this workspace.
+    #[schema(required = true, nullable = false)]
     pub project_id: Option<Uuid>,
-    /// Required, at most 500 characters.
-    #[schema(required = true, example = "Homepage")]
+    /// Required (not `null`): 1 to 500 characters (trimmed; not only spaces).
+    #[schema(
+        required = true,
+        nullable = false,
+        example = "Homepage",
+        min_length = 1,
+        max_length = 500,
+        pattern = "\\S"
+    )]
     pub name: Option<String>,
+    /// At most 10000 characters (trimmed); empty is none.
+    #[schema(example = "Hero section, navigation and footer", max_length = 10000)]
     pub description: Option<String>,
     /// Default `todo`.
     pub status: Option<TaskStatus>,
@@ -75,37 +84,54 @@ pub struct CreateTask {
     pub priority: Option<TaskPriority>,
     /// A member of this workspace.
     pub assignee_id: Option<Uuid>,
-    /// `YYYY-MM-DD`.
-    #[schema(format = Date, example = "2026-03-10")]
+    /// `YYYY-MM-DD`; empty is none.
+    #[schema(format = Date, example = "2026-11-30")]
     pub due_date: Option<String>,
-    /// Non-negative, at most two decimal places. A number or a decimal string.
-    #[schema(value_type = Option<f64>, example = 2.5)]
+    /// Non-negative, at most two decimal places, below 10^12. A number or a decimal string.
+    #[schema(value_type = Option<f64>, example = 2.5, minimum = 0, maximum = 999999999999.99)]
     pub estimated_hours: Option<Decimal>,
-    /// A connector's reference, unique within the workspace (at most 128 characters).
+    /// A connector's reference, unique within the workspace (at most 128 characters,
+    /// trimmed; empty is none).
+    #[schema(max_length = 128)]
     pub external_ref: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct UpdateTask {
+    /// A project of this workspace. `null` or left out: unchanged.
     pub project_id: Option<Uuid>,
+    /// 1 to 500 characters (trimmed; not only spaces). `null` or left out: unchanged.
+    #[schema(
+        example = "Homepage v2",
+        min_length = 1,
+        max_length = 500,
+        pattern = "\\S"
+    )]
     pub name: Option<String>,
+    /// At most 10000 characters (trimmed); `null` or empty clears it.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, example = "Hero section only", max_length = 10000)]
     pub description: Option<Option<String>>,
     /// Becoming `done` stamps `completed_at`; leaving `done` clears it.
     pub status: Option<TaskStatus>,
     pub priority: Option<TaskPriority>,
+    /// A member of this workspace; `null` unassigns the task.
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<Uuid>)]
     pub assignee_id: Option<Option<Uuid>>,
+    /// `YYYY-MM-DD`; `null` or empty clears it.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>, format = Date)]
+    #[schema(value_type = Option<String>, format = Date, example = "2026-11-30")]
     pub due_date: Option<Option<String>>,
+    /// Non-negative, at most two decimal places, below 10^12; `null` clears it. A number or a
+    /// decimal string.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<f64>)]
+    #[schema(value_type = Option<f64>, example = 4.0, minimum = 0, maximum = 999999999999.99)]
     pub estimated_hours: Option<Option<Decimal>>,
+    /// A connector's reference, unique within the workspace (at most 128 characters,
+    /// trimmed); `null` or empty clears it.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 128)]
     pub external_ref: Option<Option<String>>,
 }
 

@@ -46,15 +46,53 @@ const ACTIONS: &[&str] = &[
 
 #[derive(Deserialize, ToSchema)]
 pub struct BulkRequest {
-    /// Ids of the entries (at most 1000).
-    #[schema(value_type = Vec<Uuid>)]
+    /// Required: ids of the entries, 1 to 1000 (duplicates count once). At least one must be
+    /// an entry of this workspace (else 404).
+    #[schema(value_type = Vec<Uuid>, min_items = 1, max_items = 1000)]
     pub entry_ids: Option<Vec<Value>>,
-    /// `delete`, `set_billable`, `set_paid`, `add_tag` or `remove_tag`.
+    /// Required: `delete`, `set_billable`, `set_paid`, `add_tag` or `remove_tag` (exactly, lower
+    /// case).
+    #[schema(value_type = BulkActionName, inline, required = true, nullable = false, example = "set_billable")]
     pub action: Option<String>,
-    /// `true`/`false` for set_billable and set_paid (default true); the tag name for the tag
-    /// actions.
-    #[schema(value_type = Object)]
+    #[schema(schema_with = bulk_value_schema)]
     pub value: Option<Value>,
+}
+
+/// The actions of [`BulkRequest::action`], for the schema.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum BulkActionName {
+    Delete,
+    SetBillable,
+    SetPaid,
+    AddTag,
+    RemoveTag,
+}
+
+/// The schema of [`BulkRequest::value`]: a boolean for the flag actions, a tag name for the
+/// tag actions. (`example`, like every field's `#[schema(example)]`, rather than `examples`.)
+#[allow(deprecated)]
+fn bulk_value_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{Object, ObjectBuilder, OneOfBuilder, Type};
+    OneOfBuilder::new()
+        .item(Object::with_type(Type::Boolean))
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(100))
+                .pattern(Some("\\S")),
+        )
+        .item(Object::with_type(Type::Null))
+        .description(Some(
+            "`set_billable` / `set_paid`: `true` or `false` (`null` or left out: `true`). \
+             `add_tag` / `remove_tag`: required, the tag name (trimmed, not empty; at most \
+             100 characters for `add_tag`, which creates the tag when missing). Ignored by \
+             `delete`.",
+        ))
+        .example(Some(serde_json::json!(true)))
+        .into()
 }
 
 #[derive(Serialize, ToSchema)]

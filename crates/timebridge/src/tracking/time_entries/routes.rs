@@ -56,9 +56,13 @@ pub struct TimeEntryEnvelope {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TimeEntryListFilter {
-    /// Entries starting at or after this date (`2026-03-01`, start of day UTC) or date-time.
+    /// Entries starting at or after this date (`2026-03-01`, start of day UTC) or ISO 8601
+    /// date-time.
+    #[param(example = "2026-11-01")]
     pub start_date: Option<String>,
-    /// Entries starting at or before this date (the whole day, UTC) or date-time.
+    /// Entries starting at or before this date (the whole day, UTC) or ISO 8601 date-time;
+    /// not before `start_date`.
+    #[param(example = "2026-11-30")]
     pub end_date: Option<String>,
     pub project_id: Option<Uuid>,
     pub task_id: Option<Uuid>,
@@ -88,16 +92,25 @@ impl TagsInput {
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateTimeEntry {
-    /// ISO 8601; without an offset it is UTC.
-    #[schema(example = "2026-03-02T09:00:00Z")]
+    /// Required (not `null`): ISO 8601 date-time; without an offset it is UTC. Kept to the
+    /// second.
+    #[schema(required = true, nullable = false, format = DateTime, example = "2026-11-30T09:00:00Z")]
     pub start_time: Option<String>,
-    #[schema(example = "2026-03-02T10:30:00Z")]
+    /// Required (not `null`; start a running timer with `POST /api/v1/timer/start`): ISO 8601
+    /// date-time, at least one whole second after `start_time`.
+    #[schema(required = true, nullable = false, format = DateTime, example = "2026-11-30T10:30:00Z")]
     pub end_time: Option<String>,
+    /// A project of this workspace.
     pub project_id: Option<Uuid>,
-    /// A task of `project_id`.
+    /// A task of `project_id` (a task needs a `project_id`).
     pub task_id: Option<Uuid>,
+    /// At most 5000 characters (trimmed); empty is none.
+    #[schema(example = "Reviewed the pull request", max_length = 5000)]
     pub notes: Option<String>,
-    #[schema(value_type = Option<Vec<String>>)]
+    /// Tag names, each at most 100 characters (trimmed; empty names are skipped, duplicates
+    /// in any case merged); missing tags are created. A comma-separated string is accepted
+    /// too.
+    #[schema(value_type = Option<Vec<String>>, example = json!(["backend", "review"]))]
     pub tags: Option<TagsInput>,
     /// Default: the project's billable flag (true without a project).
     pub billable: Option<bool>,
@@ -108,19 +121,31 @@ pub struct CreateTimeEntry {
 
 #[derive(Deserialize, ToSchema)]
 pub struct UpdateTimeEntry {
+    /// A project of this workspace; `null` clears it. Not changeable while the entry is
+    /// billed on an invoice (409).
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<Uuid>)]
     pub project_id: Option<Option<Uuid>>,
+    /// A task of the entry's (new) project; `null` clears it.
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<Uuid>)]
     pub task_id: Option<Option<Uuid>>,
+    /// ISO 8601 date-time; without an offset it is UTC. The entry must end at least one
+    /// whole second after it starts. Not changeable while billed (409). `null` or left out:
+    /// unchanged.
+    #[schema(format = DateTime, example = "2026-11-30T09:00:00Z")]
     pub start_time: Option<String>,
+    /// ISO 8601 date-time, at least one whole second after the (new or current) start. Not
+    /// for a running timer, nor while billed (409). `null` or left out: unchanged.
+    #[schema(format = DateTime, example = "2026-11-30T10:30:00Z")]
     pub end_time: Option<String>,
+    /// At most 5000 characters (trimmed); `null` or empty clears it.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, example = "Reviewed and merged the pull request", max_length = 5000)]
     pub notes: Option<Option<String>>,
-    /// Replaces the tags.
-    #[schema(value_type = Option<Vec<String>>)]
+    /// Replaces the tags: names of at most 100 characters each (trimmed; empty names are
+    /// skipped). A comma-separated string is accepted too. `null` or left out: unchanged.
+    #[schema(value_type = Option<Vec<String>>, example = json!(["backend"]))]
     pub tags: Option<TagsInput>,
     pub billable: Option<bool>,
     pub paid: Option<bool>,
@@ -234,7 +259,7 @@ fn replay(status: u16, body: String) -> Response {
 /// the same key with another body is 422. Keys are per token and kept 24 hours.
 #[utoipa::path(
     post, path = "/api/v1/time-entries", tag = "time entries",
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
+    params(("Idempotency-Key" = Option<String>, Header, max_length = 128, pattern = "^[\\t\\x20-\\x7E]*$", description = "Makes retries safe: printable ASCII, at most 128 characters (trimmed; empty is no key)")),
     request_body = CreateTimeEntry,
     security(("api_token" = ["write:time_entries"])),
     responses(

@@ -35,9 +35,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 #[derive(Deserialize, ToSchema)]
 pub struct SplitTimeEntry {
-    /// Where the entry splits: strictly after its start and before its end (ISO 8601; without
-    /// an offset it is UTC).
-    #[schema(required = true, example = "2026-03-02T10:30:00Z")]
+    /// Required (not `null`): where the entry splits, strictly after its start and before its
+    /// end (ISO 8601 date-time; without an offset it is UTC; kept to the second).
+    #[schema(required = true, nullable = false, format = DateTime, example = "2026-11-30T09:45:00Z")]
     pub at: Option<String>,
 }
 

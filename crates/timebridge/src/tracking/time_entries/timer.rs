@@ -37,16 +37,22 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 #[derive(Deserialize, ToSchema)]
 pub struct StartTimer {
+    /// Required (not `null`): a project of this workspace that is not archived.
+    #[schema(required = true, nullable = false)]
     pub project_id: Option<Uuid>,
     /// A task of the project.
     pub task_id: Option<Uuid>,
+    /// At most 5000 characters (trimmed); empty is none.
+    #[schema(example = "Fixing the login bug", max_length = 5000)]
     pub notes: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema, Default)]
 pub struct StopTimer {
-    /// When it stopped (default: now); not before the start, not in the future. A timer
-    /// stopped in the second it started becomes a 0-second entry.
+    /// When it stopped: an ISO 8601 date-time (without an offset it is UTC), not before the
+    /// timer's `start_time` and not in the future. `null` or left out: now. A timer stopped
+    /// in the second it started becomes a 0-second entry.
+    #[schema(format = DateTime)]
     pub stop_time: Option<String>,
 }
 

@@ -56,7 +56,7 @@ pub struct RequestListFilter {
     #[serde(default, deserialize_with = "iso_date::option::deserialize")]
     #[param(value_type = Option<String>, format = Date)]
     pub start_date: Option<Date>,
-    /// Requests starting on or before this date.
+    /// Requests starting on or before this date; not before `start_date`.
     #[serde(default, deserialize_with = "iso_date::option::deserialize")]
     #[param(value_type = Option<String>, format = Date)]
     pub end_date: Option<Date>,
@@ -66,10 +66,11 @@ pub struct RequestListFilter {
 pub struct CreateTimeOffRequest {
     /// An enabled leave type of this workspace.
     pub leave_type_id: Uuid,
+    /// `YYYY-MM-DD`.
     #[serde(deserialize_with = "iso_date::deserialize")]
     #[schema(value_type = String, format = Date, example = "2027-07-01")]
     pub start_date: Date,
-    /// Inclusive; not before `start_date`.
+    /// `YYYY-MM-DD`, inclusive; not before `start_date`.
     #[serde(deserialize_with = "iso_date::deserialize")]
     #[schema(value_type = String, format = Date, example = "2027-07-05")]
     pub end_date: Date,
@@ -77,9 +78,11 @@ pub struct CreateTimeOffRequest {
     pub start_half_day: Option<bool>,
     /// Default `false`.
     pub end_half_day: Option<bool>,
-    /// Non-negative, at most two decimals. A number or a decimal string.
-    #[schema(value_type = Option<f64>, example = 40.0)]
+    /// Non-negative, at most two decimals, below 10^12. A number or a decimal string.
+    #[schema(value_type = Option<f64>, example = 40.0, minimum = 0, maximum = 999999999999.99)]
     pub requested_hours: Option<Decimal>,
+    /// At most 2000 characters (trimmed); empty is none.
+    #[schema(example = "Summer holiday", max_length = 2000)]
     pub comment: Option<String>,
     /// Default `true`: submit for approval at once; `false` saves a draft.
     pub submit: Option<bool>,
@@ -88,6 +91,8 @@ pub struct CreateTimeOffRequest {
 /// An approver's optional comment.
 #[derive(Default, Deserialize, ToSchema)]
 pub struct ReviewComment {
+    /// At most 2000 characters (trimmed); empty is none.
+    #[schema(example = "Enjoy your holiday", max_length = 2000)]
     pub comment: Option<String>,
 }
 

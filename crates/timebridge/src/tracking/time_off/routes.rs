@@ -59,17 +59,27 @@ pub struct LeaveTypeListFilter {
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateLeaveType {
-    #[schema(example = "Vacation")]
+    /// 1 to 200 characters (trimmed; not only spaces).
+    #[schema(
+        example = "Vacation",
+        min_length = 1,
+        max_length = 200,
+        pattern = "\\S"
+    )]
     pub name: String,
-    /// Trimmed and lower-cased; unique within the workspace.
-    #[schema(example = "vacation")]
+    /// 1 to 64 characters (trimmed; not only spaces), stored lower-cased; unique within the
+    /// workspace.
+    #[schema(example = "vacation", min_length = 1, max_length = 64, pattern = "\\S")]
     pub code: String,
     /// Default `true`.
     pub is_paid: Option<bool>,
-    /// Hours a year: non-negative, at most two decimals. A number or a decimal string.
-    #[schema(value_type = Option<f64>, example = 200.0)]
+    /// Hours a year: non-negative, at most two decimals, below 10^12. A number or a decimal
+    /// string.
+    #[schema(value_type = Option<f64>, example = 200.0, minimum = 0, maximum = 999999999999.99)]
     pub annual_allowance_hours: Option<Decimal>,
-    #[schema(value_type = Option<f64>)]
+    /// Hours accrued a month: non-negative, at most two decimals, below 10^12. A number or a
+    /// decimal string.
+    #[schema(value_type = Option<f64>, example = 16.67, minimum = 0, maximum = 999999999999.99)]
     pub accrual_hours_per_month: Option<Decimal>,
     /// Default `true`.
     pub enabled: Option<bool>,
@@ -96,7 +106,7 @@ pub struct HolidayListFilter {
     #[serde(default, deserialize_with = "iso_date::option::deserialize")]
     #[param(value_type = Option<String>, format = Date)]
     pub start_date: Option<Date>,
-    /// Holidays starting on or before this date.
+    /// Holidays starting on or before this date; not before `start_date`.
     #[serde(default, deserialize_with = "iso_date::option::deserialize")]
     #[param(value_type = Option<String>, format = Date)]
     pub end_date: Option<Date>,
@@ -104,15 +114,24 @@ pub struct HolidayListFilter {
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateHoliday {
-    #[schema(example = "New Year")]
+    /// 1 to 200 characters (trimmed; not only spaces).
+    #[schema(
+        example = "New Year",
+        min_length = 1,
+        max_length = 200,
+        pattern = "\\S"
+    )]
     pub name: String,
+    /// `YYYY-MM-DD`.
     #[serde(deserialize_with = "iso_date::deserialize")]
     #[schema(value_type = String, format = Date, example = "2027-01-01")]
     pub start_date: Date,
-    /// Inclusive; not before `start_date`.
+    /// `YYYY-MM-DD`, inclusive; not before `start_date`.
     #[serde(deserialize_with = "iso_date::deserialize")]
     #[schema(value_type = String, format = Date, example = "2027-01-01")]
     pub end_date: Date,
+    /// At most 64 characters (trimmed); empty is none.
+    #[schema(example = "DE-BE", max_length = 64)]
     pub region: Option<String>,
     /// Default `true`.
     pub enabled: Option<bool>,

@@ -56,7 +56,7 @@ pub struct PeriodListFilter {
     #[serde(default, deserialize_with = "iso_date::option::deserialize")]
     #[param(value_type = Option<String>, format = Date)]
     pub start_date: Option<Date>,
-    /// Periods starting on or before this date.
+    /// Periods starting on or before this date; not before `start_date`.
     #[serde(default, deserialize_with = "iso_date::option::deserialize")]
     #[param(value_type = Option<String>, format = Date)]
     pub end_date: Option<Date>,
@@ -64,7 +64,7 @@ pub struct PeriodListFilter {
 
 #[derive(Default, Deserialize, ToSchema)]
 pub struct OpenPeriod {
-    /// A day of the period; default today (UTC).
+    /// A day of the period (`YYYY-MM-DD`); default today (UTC).
     #[serde(default, deserialize_with = "iso_date::option::deserialize")]
     #[schema(value_type = Option<String>, format = Date, example = "2027-03-03")]
     pub reference_date: Option<Date>,
@@ -77,13 +77,23 @@ pub struct OpenPeriod {
 /// An approver's optional comment.
 #[derive(Default, Deserialize, ToSchema)]
 pub struct ApprovalComment {
+    /// At most 2000 characters (trimmed); empty is none.
+    #[schema(example = "Looks good", max_length = 2000)]
     pub comment: Option<String>,
 }
 
 /// Why a period is rejected.
 #[derive(Default, Deserialize, ToSchema)]
 pub struct RejectionReason {
-    /// Required.
+    /// Required (not `null`): 1 to 2000 characters (trimmed; not only spaces).
+    #[schema(
+        required = true,
+        nullable = false,
+        example = "Friday's hours are missing",
+        min_length = 1,
+        max_length = 2000,
+        pattern = "\\S"
+    )]
     pub reason: Option<String>,
 }
 

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{ImportReport, Quietly, import, options, source};
+use super::{ImportReport, Quietly, dates::DateFormat, import, options, rows::Format, source};
 use crate::{
     app::AppState,
     platform::{
@@ -27,19 +27,35 @@ pub fn routes() -> OpenApiRouter<AppState> {
 pub struct ImportQuery {
     /// Import the valid rows and report the others (default false: all or nothing).
     pub partial: Option<bool>,
-    /// The UTC offset of times written without one, e.g. `+02:00` (a `+` left unencoded is
-    /// read as written); default `Z`.
+    /// The UTC offset of times written without one: `Z`, or `+HH:MM` / `-HH:MM` (hours at
+    /// most 25, e.g. `+02:00`; a `+` left unencoded is read as written); default `Z`.
+    #[param(
+        example = "+02:00",
+        pattern = "^\\s*([Zz]|[+-]([01][0-9]|2[0-5]):[0-5][0-9])?\\s*$|^ ([01][0-9]|2[0-5]):[0-5][0-9]\\s*$"
+    )]
     pub utc_offset: Option<String>,
     /// The order of dates such as `03/11/2026`: `DD/MM/YYYY` or `MM/DD/YYYY` (or
-    /// `YYYY-MM-DD`). Default: decided from the file; a file that could be read either way is
-    /// refused until this is sent.
+    /// `YYYY-MM-DD`; any case, with `/`, `-` or `.` between). Default: decided from the file;
+    /// a file that could be read either way is refused until this is sent.
+    #[param(value_type = Option<DateFormat>, inline)]
     pub date_format: Option<String>,
-    /// The shape the file must have: `ours`, `toggl` or `clockify` (default: whatever its
-    /// header shows).
+    /// The shape the file must have: `ours`, `toggl` or `clockify` (any case; default:
+    /// whatever its header shows; an empty value is refused).
+    #[param(value_type = Option<Format>, inline)]
     pub format: Option<String>,
     /// `skip` (default): rows repeating an entry (same user, start, end, project and notes)
-    /// are left out and listed in `skipped_rows`; `allow`: imported anyway.
+    /// are left out and listed in `skipped_rows`; `allow`: imported anyway. Any case.
+    #[param(value_type = Option<DuplicatesName>, inline)]
     pub duplicates: Option<String>,
+}
+
+/// The values of [`ImportQuery::duplicates`], for the schema.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum DuplicatesName {
+    Skip,
+    Allow,
 }
 
 /// Import time entries from a CSV file: ours, a Toggl Track or a Clockify detailed export.
