@@ -119,7 +119,11 @@ pub struct CreateToken {
     /// `YYYY-MM-DD` (valid through that day, UTC) or an RFC 3339 date-time, in the future;
     /// `null` for no expiry; omitted for `API_TOKEN_EXPIRY_DAYS` from now.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>, example = "2027-12-31")]
+    #[schema(
+        value_type = Option<String>,
+        example = "2099-12-31",
+        pattern = "^\\s*[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    )]
     pub expires_at: Option<Option<String>>,
     /// Addresses and CIDR ranges the token may be used from (IPv4 or IPv6; no empty
     /// entries); empty or left out: anywhere.

@@ -357,38 +357,6 @@ fn receiver_operation(provider: Provider, receiver: &Receiver) -> utoipa::openap
     operation.build()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_the_registered_connectors_receivers_become_documented_routes() {
-        let every = crate::app::capabilities().connectors;
-        for connector in every.iter() {
-            let mut one = ConnectorRegistry::default();
-            one.register(connector.clone());
-            let (_, doc) = receivers(&one).split_for_parts();
-            let provider = connector.provider();
-            let declared: Vec<_> = connector
-                .receivers()
-                .iter()
-                .map(|r| r.path(provider))
-                .collect();
-            let routed: Vec<_> = doc.paths.paths.keys().cloned().collect();
-            assert_eq!(routed, declared, "{provider}");
-            for path in &routed {
-                let operation = doc
-                    .paths
-                    .get_path_operation(path, HttpMethod::Post)
-                    .unwrap_or_else(|| panic!("POST {path} is documented"));
-                assert!(operation.security.is_none(), "{path} takes no token");
-            }
-        }
-        let (_, doc) = receivers(&ConnectorRegistry::default()).split_for_parts();
-        assert!(doc.paths.paths.is_empty());
-    }
-}
-
 /// States in the API document what each registered connector's config takes: one schema per
 /// provider (`GithubConfig`, …) built from its [`Field`]s and member settings, for PUT (every
 /// required field) and PATCH (only what changes).
@@ -469,7 +437,11 @@ pub fn document_configs(doc: &mut utoipa::openapi::OpenApi, registry: &Connector
             }
         }
     }
-    let Some(item) = doc.paths.paths.get_mut("/api/integrations/{provider}/config") else {
+    let Some(item) = doc
+        .paths
+        .paths
+        .get_mut("/api/integrations/{provider}/config")
+    else {
         return;
     };
     for (op, schema) in [(&mut item.put, full), (&mut item.patch, changes)] {
@@ -489,5 +461,37 @@ pub fn document_configs(doc: &mut utoipa::openapi::OpenApi, registry: &Connector
                     .into(),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_registered_connectors_receivers_become_documented_routes() {
+        let every = crate::app::capabilities().connectors;
+        for connector in every.iter() {
+            let mut one = ConnectorRegistry::default();
+            one.register(connector.clone());
+            let (_, doc) = receivers(&one).split_for_parts();
+            let provider = connector.provider();
+            let declared: Vec<_> = connector
+                .receivers()
+                .iter()
+                .map(|r| r.path(provider))
+                .collect();
+            let routed: Vec<_> = doc.paths.paths.keys().cloned().collect();
+            assert_eq!(routed, declared, "{provider}");
+            for path in &routed {
+                let operation = doc
+                    .paths
+                    .get_path_operation(path, HttpMethod::Post)
+                    .unwrap_or_else(|| panic!("POST {path} is documented"));
+                assert!(operation.security.is_none(), "{path} takes no token");
+            }
+        }
+        let (_, doc) = receivers(&ConnectorRegistry::default()).split_for_parts();
+        assert!(doc.paths.paths.is_empty());
     }
 }

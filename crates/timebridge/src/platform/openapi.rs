@@ -39,7 +39,11 @@ const API_KEY_SCHEME: &str = "api_key";
             Authenticate with a personal API token (`tb_pat_…`) as `Authorization: Bearer <token>`, \
             `Authorization: Token <token>` or `X-API-Key: <token>`. Each operation names the scope it \
             requires; `write:R` implies `read:R`. Every authenticated response carries \
-            `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`.",
+            `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`. \
+            Every schema states the rules the server enforces (required fields, lengths, \
+            patterns, ranges); rules between fields (an end after its start) are in the field \
+            descriptions. No text may contain a NUL character (U+0000). A refused request \
+            answers 400 with `errors` naming each bad field.",
         license(name = "AGPL-3.0-or-later")
     ),
     components(schemas(ErrorBody, ScopeErrorBody, RateLimitBody)),
@@ -208,7 +212,6 @@ pub fn finalize(mut doc: Document) -> Document {
     examples::add(&mut doc);
     doc
 }
-
 
 /// OpenAPI requires a description on every response: a response declared with a body only
 /// gets the status's reason phrase (`OK`, `Created`).

@@ -61,7 +61,10 @@ pub struct CreateWebhook {
     pub url: String,
     /// `whsec_` + standard base64 (padding optional) of 24 to 64 random bytes; omit, `null`
     /// or empty to have one generated.
-    #[schema(pattern = "^\\s*(whsec_[A-Za-z0-9+/]{32,86}={0,2})?\\s*$")]
+    #[schema(
+        pattern = "^\\s*(whsec_[A-Za-z0-9+/]{32,86}={0,2})?\\s*$",
+        example = "whsec_c2VjcmV0LXNpZ25pbmcta2V5LWZvci10aGUtZG9jcw=="
+    )]
     pub secret: Option<String>,
     #[schema(schema_with = events_schema)]
     pub events: Value,
@@ -250,7 +253,10 @@ pub struct Recovered {
 pub struct RotateRequest {
     /// The new secret: `whsec_` + standard base64 (padding optional) of 24 to 64 random
     /// bytes; omit, `null` or empty to have one generated.
-    #[schema(pattern = "^\\s*(whsec_[A-Za-z0-9+/]{32,86}={0,2})?\\s*$")]
+    #[schema(
+        pattern = "^\\s*(whsec_[A-Za-z0-9+/]{32,86}={0,2})?\\s*$",
+        example = "whsec_c2VjcmV0LXNpZ25pbmcta2V5LWZvci10aGUtZG9jcw=="
+    )]
     pub secret: Option<String>,
 }
 

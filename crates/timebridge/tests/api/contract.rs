@@ -260,7 +260,8 @@ impl<'a> Contract<'a> {
             let path = format!("{collection}/{id}/submit");
             let (status, answer) = self.send("post", &path, None).await;
             if status != 200 {
-                self.refused.push(format!("POST {path} → {status} {answer}"));
+                self.refused
+                    .push(format!("POST {path} → {status} {answer}"));
             }
         }
         Some(format!("{collection}/{id}/{action}"))
@@ -278,8 +279,9 @@ impl<'a> Contract<'a> {
             }
             None => {
                 let Some(path) = self.concrete(template) else {
-                    self.refused
-                        .push(format!("{method} {template}: its fixture could not be made"));
+                    self.refused.push(format!(
+                        "{method} {template}: its fixture could not be made"
+                    ));
                     return;
                 };
                 path
@@ -287,13 +289,16 @@ impl<'a> Contract<'a> {
         };
         match template {
             "/api/v1/timer/stop" => {
+                self.send("post", "/api/v1/timer/stop", Some(&json!({})))
+                    .await;
                 let start = self.request_example("post", "/api/v1/timer/start");
                 let mut start = start.expect("timer start example");
                 self.fill(&mut start, 0);
                 let (status, answer) = self.send("post", "/api/v1/timer/start", Some(&start)).await;
                 if status != 201 {
-                    self.refused
-                        .push(format!("POST /api/v1/timer/start {start} → {status} {answer}"));
+                    self.refused.push(format!(
+                        "POST /api/v1/timer/start {start} → {status} {answer}"
+                    ));
                 }
             }
             "/api/v1/timer/start" => {
@@ -315,6 +320,38 @@ impl<'a> Contract<'a> {
     /// The example and its boundary variants for one operation.
     async fn exercise(&mut self, method: &str, template: &str) {
         let op = self.operation(method, template).clone();
+        if let Some(csv) = op
+            .pointer("/requestBody/content/text~1csv/example")
+            .and_then(Value::as_str)
+        {
+            let path = self.concrete(template).expect("a CSV upload path");
+            let (status, answer) = send(
+                self.app
+                    .client
+                    .post(self.app.url(&path))
+                    .bearer_auth(&self.token)
+                    .header("content-type", "text/csv")
+                    .body(csv.to_owned()),
+            )
+            .await;
+            if (200..300).contains(&status) {
+                let schema = op
+                    .pointer(&format!(
+                        "/responses/{status}/content/application~1json/schema"
+                    ))
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                self.checks.push((
+                    format!("answer {status} to the CSV example"),
+                    schema,
+                    answer,
+                ));
+            } else {
+                self.refused.push(format!(
+                    "POST {template} (its CSV example) → {status} {answer}"
+                ));
+            }
+        }
         let Some(schema) = op.pointer("/requestBody/content/application~1json/schema") else {
             return;
         };
@@ -331,7 +368,8 @@ impl<'a> Contract<'a> {
             example.clone(),
         ));
         self.fill(&mut example, 0);
-        self.attempt(method, template, "its example", &example).await;
+        self.attempt(method, template, "its example", &example)
+            .await;
 
         let schema = self.resolve(schema);
         let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
@@ -378,8 +416,13 @@ impl<'a> Contract<'a> {
             }
         }
         if nulls != base {
-            self.attempt(method, template, "every nullable field null", &Value::Object(nulls))
-                .await;
+            self.attempt(
+                method,
+                template,
+                "every nullable field null",
+                &Value::Object(nulls),
+            )
+            .await;
         }
 
         for (name, property) in &properties {
@@ -389,7 +432,8 @@ impl<'a> Contract<'a> {
             for (what, value) in boundaries(name, property) {
                 let mut body = base.clone();
                 body.insert(name.clone(), value);
-                self.attempt(method, template, &what, &Value::Object(body)).await;
+                self.attempt(method, template, &what, &Value::Object(body))
+                    .await;
             }
         }
     }
@@ -402,12 +446,9 @@ fn brief(value: &Value) -> Value {
             Value::String(format!("<{} characters>", text.chars().count()))
         }
         Value::Array(items) => Value::Array(items.iter().map(brief).collect()),
-        Value::Object(fields) => Value::Object(
-            fields
-                .iter()
-                .map(|(k, v)| (k.clone(), brief(v)))
-                .collect(),
-        ),
+        Value::Object(fields) => {
+            Value::Object(fields.iter().map(|(k, v)| (k.clone(), brief(v))).collect())
+        }
         other => other.clone(),
     }
 }
@@ -433,28 +474,43 @@ fn boundaries(name: &str, schema: &Value) -> Vec<(String, Value)> {
     };
     let mut out = Vec::new();
     let constrained = schema.get("enum").is_some() || schema.get("format").is_some();
-    if types.contains(&"string") && !constrained {
-        let min = schema.get("minLength").and_then(Value::as_u64);
+    // Text whose pattern is more than "has a non-space character" cannot be made up here; its
+    // example covers it.
+    let free_text = match schema.get("pattern").and_then(Value::as_str) {
+        None => Some(false),
+        Some(r"\S") => Some(true),
+        Some(_) => None,
+    };
+    if types.contains(&"string")
+        && !constrained
+        && let Some(needs_letter) = free_text
+    {
+        let min = schema.get("minLength").and_then(Value::as_u64).unwrap_or(0);
         let max = schema.get("maxLength").and_then(Value::as_u64);
-        match (min, schema.get("pattern")) {
-            (None | Some(0), None) => out.push((format!("{name} empty"), json!(""))),
-            (Some(n), None) => out.push((
-                format!("{name} {n} spaces"),
-                json!(" ".repeat(usize::try_from(n).unwrap())),
-            )),
-            (Some(n), Some(_)) => out.push((
+        let shortest = usize::try_from(min).unwrap();
+        out.push(if needs_letter {
+            (
                 format!("{name} at its minimum length"),
-                json!("x".repeat(usize::try_from(n.max(1)).unwrap())),
-            )),
-            (None, Some(_)) => {}
-        }
-        match max {
-            Some(n) => out.push((
+                json!("x".repeat(shortest.max(1))),
+            )
+        } else if shortest == 0 {
+            (format!("{name} empty"), json!(""))
+        } else {
+            (
+                format!("{name} {shortest} spaces"),
+                json!(" ".repeat(shortest)),
+            )
+        });
+        out.push(match max {
+            Some(n) => (
                 format!("{name} at its maximum length"),
                 json!("x".repeat(usize::try_from(n).unwrap())),
-            )),
-            None => out.push((format!("{name} 20,000 characters"), json!("x".repeat(20_000)))),
-        }
+            ),
+            None => (
+                format!("{name} 20,000 characters"),
+                json!("x".repeat(20_000)),
+            ),
+        });
     }
     let numeric = types.contains(&"integer") || types.contains(&"number");
     if numeric && schema.get("enum").is_none() {
@@ -594,6 +650,21 @@ both! {
                             )),
                             None => missing.push(format!("{} {path}", method.to_uppercase())),
                         }
+                    }
+                }
+            }
+        }
+        // Uploads of other types (CSV) carry one too.
+        for (path, item) in contract.doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                for (media, content) in op
+                    .pointer("/requestBody/content")
+                    .and_then(Value::as_object)
+                    .into_iter()
+                    .flatten()
+                {
+                    if content.get("example").is_none() {
+                        missing.push(format!("{} {path} ({media})", method.to_uppercase()));
                     }
                 }
             }

@@ -49,7 +49,11 @@ fn add_to_content(media_type: &str, content: &mut RefOr<Content>, schemas: &Valu
     if content.example.is_some() || !content.examples.is_empty() || !media_type.contains("json") {
         return;
     }
-    let Some(schema) = content.schema.as_ref().and_then(|s| serde_json::to_value(s).ok()) else {
+    let Some(schema) = content
+        .schema
+        .as_ref()
+        .and_then(|s| serde_json::to_value(s).ok())
+    else {
         return;
     };
     content.example = Some(build(&schema, schemas, 0));
@@ -198,14 +202,11 @@ fn integer(obj: &Map<String, Value>) -> Value {
         })
         .unwrap_or(1)
         .max(1);
-    let high = obj
-        .get("maximum")
-        .and_then(Value::as_i64)
-        .or_else(|| {
-            obj.get("exclusiveMaximum")
-                .and_then(Value::as_i64)
-                .map(|m| m - 1)
-        });
+    let high = obj.get("maximum").and_then(Value::as_i64).or_else(|| {
+        obj.get("exclusiveMaximum")
+            .and_then(Value::as_i64)
+            .map(|m| m - 1)
+    });
     json!(high.map_or(low, |h| low.min(h)))
 }
 

@@ -52,22 +52,27 @@ pub struct BulkRequest {
     pub entry_ids: Option<Vec<Value>>,
     /// Required: `delete`, `set_billable`, `set_paid`, `add_tag` or `remove_tag` (exactly, lower
     /// case).
-    #[schema(value_type = BulkActionName, inline, required = true, nullable = false, example = "set_billable")]
+    #[schema(schema_with = bulk_action_schema, required = true)]
     pub action: Option<String>,
     #[schema(schema_with = bulk_value_schema)]
     pub value: Option<Value>,
 }
 
-/// The actions of [`BulkRequest::action`], for the schema.
-#[derive(ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[allow(dead_code)]
-enum BulkActionName {
-    Delete,
-    SetBillable,
-    SetPaid,
-    AddTag,
-    RemoveTag,
+/// The schema of [`BulkRequest::action`]: one of the action names.
+fn bulk_action_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some([
+            "delete",
+            "set_billable",
+            "set_paid",
+            "add_tag",
+            "remove_tag",
+        ]))
+        .description(Some("What to do with the entries (exactly, lower case)."))
+        .examples(["set_billable"])
+        .into()
 }
 
 /// The schema of [`BulkRequest::value`]: a boolean for the flag actions, a tag name for the

@@ -52,7 +52,7 @@ pub struct StopTimer {
     /// When it stopped: an ISO 8601 date-time (without an offset it is UTC), not before the
     /// timer's `start_time` and not in the future. `null` or left out: now. A timer stopped
     /// in the second it started becomes a 0-second entry.
-    #[schema(format = DateTime)]
+    #[schema(format = DateTime, example = json!(null))]
     pub stop_time: Option<String>,
 }
 

@@ -63,7 +63,8 @@ enum DuplicatesName {
 #[utoipa::path(
     post, path = "/api/v1/time-entries/import-csv", tag = "time entries",
     params(ImportQuery),
-    request_body(content = String, description = "A multipart field `file`, JSON `{\"csv\": \"...\"}`, or the CSV itself", content_type = "text/csv"),
+    request_body(content = String, description = "A multipart field `file`, JSON `{\"csv\": \"...\"}`, or the CSV itself", content_type = "text/csv",
+        example = json!("project,start_time,end_time,notes,tags,billable\nWebsite relaunch,2026-11-30T09:00:00Z,2026-11-30T10:30:00Z,Homepage layout,design,true\n")),
     security(("api_token" = ["write:time_entries"])),
     responses(
         (status = 200, description = "Imported: what was created, skipped as a repeat, and (with `partial=true`) refused", body = ImportReport),
