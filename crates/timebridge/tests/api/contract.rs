@@ -310,9 +310,10 @@ impl<'a> Contract<'a> {
         let (status, answer) = self.call(method, template, &path, Some(&body)).await;
         if !(200..300).contains(&status) && status != 409 {
             self.refused.push(format!(
-                "{} {template} ({what}) {}\n    → {status} {answer}",
+                "{} {template} ({what}) {}\n    → {status} {}",
                 method.to_uppercase(),
-                brief(&body)
+                brief(&body),
+                brief(&answer)
             ));
         }
     }
@@ -450,6 +451,80 @@ fn brief(value: &Value) -> Value {
             Value::Object(fields.iter().map(|(k, v)| (k.clone(), brief(v))).collect())
         }
         other => other.clone(),
+    }
+}
+
+impl Contract<'_> {
+    /// Each query parameter of a GET alone, at the values its schema allows: every enum value,
+    /// both booleans, the bounds of numbers, its example, and empty and long free text.
+    async fn query_variants(&mut self, template: &str) {
+        let Some(path) = self.concrete(template) else {
+            return;
+        };
+        let parameters = self.operation("get", template)["parameters"].clone();
+        for parameter in parameters.as_array().into_iter().flatten() {
+            if parameter["in"] != "query" {
+                continue;
+            }
+            let name = parameter["name"].as_str().unwrap_or_default().to_owned();
+            let schema = self.resolve(&parameter["schema"]);
+            let mut values: Vec<String> = Vec::new();
+            let text = |v: &Value| match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            if let Some(example) = parameter.get("example").or_else(|| schema.get("example")) {
+                values.push(text(example));
+            }
+            if let Some(options) = schema.get("enum").and_then(Value::as_array) {
+                values.extend(options.iter().map(text));
+            }
+            match (
+                schema["type"].as_str().unwrap_or_default(),
+                schema["format"].as_str(),
+            ) {
+                ("boolean", _) => values.extend(["true".into(), "false".into()]),
+                ("integer" | "number", _) => {
+                    for bound in ["minimum", "maximum"] {
+                        if let Some(b) = schema.get(bound) {
+                            values.push(text(b));
+                        }
+                    }
+                    if schema.get("maximum").is_none() {
+                        values.push("1000000".into());
+                    }
+                }
+                ("string", Some("uuid")) => values.push(
+                    self.id_for(&name)
+                        .unwrap_or_else(|| "01938f2a-7c4e-7d10-9a3b-5c6d7e8f9a0b".into()),
+                ),
+                ("string", Some("date")) => values.push("2026-11-30".into()),
+                ("string", Some("date-time")) => values.push("2026-11-30T09:00:00Z".into()),
+                ("string", None)
+                    if schema.get("enum").is_none() && schema.get("pattern").is_none() =>
+                {
+                    values.extend([String::new(), "x".repeat(2000)]);
+                }
+                _ => {}
+            }
+            for value in values {
+                let (status, answer) = send(
+                    self.app
+                        .client
+                        .get(self.app.url(&path))
+                        .query(&[(&name, &value)])
+                        .bearer_auth(&self.token),
+                )
+                .await;
+                if !(200..300).contains(&status) {
+                    self.refused.push(format!(
+                        "GET {template}?{name}={}\n    → {status} {}",
+                        brief(&Value::String(value)),
+                        brief(&answer)
+                    ));
+                }
+            }
+        }
     }
 }
 
@@ -713,6 +788,12 @@ both! {
             let (status, answer) = contract.call("get", template, &path, None).await;
             if !(200..300).contains(&status) {
                 contract.refused.push(format!("GET {path} → {status} {answer}"));
+            }
+        }
+
+        for (method, template) in &operations {
+            if method == "get" {
+                contract.query_variants(template).await;
             }
         }
 

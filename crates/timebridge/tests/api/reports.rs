@@ -235,7 +235,13 @@ both! {
 
         let (status, body, _) = summary(&app, &f.admin_token, "start_date=2026-03-05&end_date=2026-03-04").await;
         assert_eq!(status, 400);
-        assert!(body["errors"]["start_date"].is_array(), "{body}");
+        assert_eq!(body["errors"]["start_date"][0], "must not be after end_date", "{body}");
+        // Without an end_date the range ends today: the refusal says so rather than naming a
+        // field the client never sent.
+        let (status, body, _) = summary(&app, &f.admin_token, "start_date=2999-01-01").await;
+        assert_eq!(status, 400);
+        let reason = body["errors"]["start_date"][0].as_str().unwrap_or_default();
+        assert!(reason.starts_with("must not be after today"), "{body}");
         let (status, body, _) = summary(&app, &f.admin_token, "start_date=yesterday&end_date=2026-13-01").await;
         assert_eq!(status, 400);
         assert!(body["errors"]["start_date"].is_array(), "{body}");

@@ -350,6 +350,10 @@ both! {
         assert_eq!(status, 400);
         let (status, _) = bulk(&app, &ada_token, json!({"entry_ids": mine, "action": "add_tag", "value": ""})).await;
         assert_eq!(status, 400);
+        // A name too long for a tag is the value's problem, named as such.
+        let (status, body) = bulk(&app, &ada_token, json!({"entry_ids": mine, "action": "add_tag", "value": "x".repeat(101)})).await;
+        assert_eq!(status, 400);
+        assert_eq!(body["errors"]["value"][0], "a tag name is at most 100 characters", "{body}");
         // One entry of someone else: 403, and none of the member's own entries is deleted.
         let mut mixed = mine.clone();
         mixed.push(others[0].clone());

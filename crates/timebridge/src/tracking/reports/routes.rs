@@ -35,11 +35,11 @@ pub struct SummaryQuery {
     /// A date (`2026-11-01`, from midnight UTC) or an ISO 8601 date-time; not after the end
     /// (so, when `end_date` is left out, not after today). Default: 29 days before the end's
     /// day.
-    #[param(example = "2026-11-01")]
+    #[param(example = "2026-11-01", pattern = "^\\s*[0-9]{4}-[0-9]{2}-[0-9]{2}")]
     pub start_date: Option<String>,
     /// A date (the whole day, UTC) or an ISO 8601 date-time; not before the start. Default:
     /// the end of today.
-    #[param(example = "2026-11-30")]
+    #[param(example = "2026-11-30", pattern = "^\\s*[0-9]{4}-[0-9]{2}-[0-9]{2}")]
     pub end_date: Option<String>,
     /// Only this project's time.
     pub project_id: Option<Uuid>,

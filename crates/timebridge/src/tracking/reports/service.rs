@@ -66,6 +66,10 @@ fn bound(errors: &mut FieldErrors, field: &str, text: &str, end: bool) -> Option
 /// date bound covers its whole day. Members may ask only for their own time (403).
 pub fn resolve(acting: &Acting, params: SummaryParams) -> Result<SummaryRange, ApiError> {
     let mut errors = FieldErrors::new();
+    let end_given = params
+        .end_date
+        .as_deref()
+        .is_some_and(|e| !e.trim().is_empty());
     let end = match present(params.end_date) {
         Some(text) => bound(&mut errors, "end_date", &text, true),
         None => Some(end_of(time::now().date())),
@@ -81,7 +85,11 @@ pub fn resolve(acting: &Acting, params: SummaryParams) -> Result<SummaryRange, A
     if start > end {
         return Err(ApiError::invalid(
             "start_date",
-            "must not be after end_date",
+            if end_given {
+                "must not be after end_date"
+            } else {
+                "must not be after today (the end of the range when end_date is left out)"
+            },
         ));
     }
     Ok(SummaryRange {

@@ -92,8 +92,8 @@ fn bulk_value_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema
         .item(Object::with_type(Type::Null))
         .description(Some(
             "`set_billable` / `set_paid`: `true` or `false` (`null` or left out: `true`). \
-             `add_tag` / `remove_tag`: required, the tag name (trimmed, not empty; at most \
-             100 characters for `add_tag`, which creates the tag when missing). Ignored by \
+             `add_tag` / `remove_tag`: required, the tag name (trimmed, not empty, at most \
+             100 characters; `add_tag` creates the tag when missing). Ignored by \
              `delete`.",
         ))
         .example(Some(serde_json::json!(true)))
@@ -150,7 +150,12 @@ fn parse_flag(errors: &mut FieldErrors, value: Option<&Value>) -> bool {
 }
 
 fn parse_tag(errors: &mut FieldErrors, value: Option<&Value>) -> String {
+    let max = crate::tracking::tags::service::NAME_MAX;
     match value.and_then(Value::as_str).map(str::trim) {
+        Some(name) if name.chars().count() > max => {
+            errors.add("value", format!("a tag name is at most {max} characters"));
+            String::new()
+        }
         Some(name) if !name.is_empty() => name.to_owned(),
         _ => {
             errors.add("value", "the tag name is required");

@@ -58,11 +58,11 @@ pub struct TimeEntryEnvelope {
 pub struct TimeEntryListFilter {
     /// Entries starting at or after this date (`2026-03-01`, start of day UTC) or ISO 8601
     /// date-time.
-    #[param(example = "2026-11-01")]
+    #[param(example = "2026-11-01", pattern = "^\\s*[0-9]{4}-[0-9]{2}-[0-9]{2}")]
     pub start_date: Option<String>,
     /// Entries starting at or before this date (the whole day, UTC) or ISO 8601 date-time;
     /// not before `start_date`.
-    #[param(example = "2026-11-30")]
+    #[param(example = "2026-11-30", pattern = "^\\s*[0-9]{4}-[0-9]{2}-[0-9]{2}")]
     pub end_date: Option<String>,
     pub project_id: Option<Uuid>,
     pub task_id: Option<Uuid>,
