@@ -20,7 +20,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::{
     access::{self, TokenAuthority, usage::UsageRecorder},
     config::Config,
-    connectors, directory, events, jobs,
+    connectors, directory, events, jobs, oauth,
     platform::{
         self,
         auth::{Authority, Guard, guard},
@@ -166,6 +166,7 @@ pub fn capabilities() -> Capabilities {
     connectors::register(&mut c);
     connectors::github::register(&mut c);
     connectors::slack::register(&mut c);
+    oauth::register(&mut c);
     c
 }
 
@@ -186,6 +187,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(events::routes::routes())
         .merge(webhooks::routes::routes())
         .merge(connectors::routes::routes())
+        .merge(oauth::routes::routes())
         .merge(jobs::routes::routes())
         .merge(directory::routes::routes())
         .merge(access::routes::routes())
@@ -352,6 +354,7 @@ fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let (system, system_doc) = OpenApiRouter::<AppState>::new()
         .routes(routes!(health))
         .merge(connectors::routes::receivers(&state.connectors))
+        .merge(oauth::routes::browser())
         .split_for_parts();
     doc.merge(system_doc);
     connectors::routes::document_configs(&mut doc, &state.connectors);

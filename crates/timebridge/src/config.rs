@@ -236,7 +236,58 @@ pub const SETTINGS: &[Setting] = &[
     s(
         "OAUTH_REDIRECT_URI_BASE",
         "http://localhost:3000",
-        "Public base URL OAuth callbacks are built from.",
+        "Public base URL OAuth callbacks are built from: the provider sends the browser back to `{base}/api/v1/integration/oauth/callback`.",
+    ),
+    s(
+        "GOOGLE_CLIENT_ID",
+        "",
+        "Client id of the operator's Google OAuth client (with GOOGLE_CLIENT_SECRET: Google connections can be made).",
+    ),
+    s(
+        "GOOGLE_CLIENT_SECRET",
+        "",
+        "Client secret of the Google OAuth client.",
+    ),
+    s(
+        "GITHUB_CLIENT_ID",
+        "",
+        "Client id of the operator's GitHub OAuth app (with GITHUB_CLIENT_SECRET).",
+    ),
+    s(
+        "GITHUB_CLIENT_SECRET",
+        "",
+        "Client secret of the GitHub OAuth app.",
+    ),
+    s(
+        "SLACK_CLIENT_ID",
+        "",
+        "Client id of the operator's Slack app (with SLACK_CLIENT_SECRET).",
+    ),
+    s("SLACK_CLIENT_SECRET", "", "Client secret of the Slack app."),
+    s(
+        "CLICKUP_CLIENT_ID",
+        "",
+        "Client id of the operator's ClickUp OAuth app (with CLICKUP_CLIENT_SECRET).",
+    ),
+    s(
+        "CLICKUP_CLIENT_SECRET",
+        "",
+        "Client secret of the ClickUp OAuth app.",
+    ),
+    s(
+        "GOOGLE_OAUTH_URL",
+        "https://oauth2.googleapis.com",
+        "Base URL of Google's OAuth token (`/token`) and revocation (`/revoke`) endpoints.",
+    ),
+    s(
+        "GITHUB_OAUTH_URL",
+        "https://github.com/login/oauth",
+        "Base URL of GitHub's OAuth endpoints (`/authorize`, `/access_token`).",
+    ),
+    s(
+        "CLICKUP_API_URL",
+        "https://api.clickup.com/api/v2",
+        "Base URL of the ClickUp API (its OAuth token endpoint is `/oauth/token`).",
     ),
     s("PLUGIN_MAX_SIZE_MB", "50", "Largest add-on package."),
     s(
@@ -347,6 +398,28 @@ pub struct OAuthConfig {
     pub refresh_token_expiry: Duration,
     pub authorization_code_expiry: Duration,
     pub redirect_uri_base: String,
+    pub google_oauth_url: String,
+    pub github_oauth_url: String,
+    pub clickup_api_url: String,
+    /// Client credentials by provider (`google`, `github`, `slack`, `clickup`), for those the
+    /// operator configured with both an id and a secret.
+    pub clients: std::collections::BTreeMap<&'static str, OAuthClient>,
+}
+
+/// An OAuth client's credentials. The secret never appears in `Debug` output.
+#[derive(Clone)]
+pub struct OAuthClient {
+    pub id: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for OAuthClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthClient")
+            .field("id", &self.id)
+            .field("secret", &"…")
+            .finish()
+    }
 }
 
 /// Add-on settings.
@@ -473,6 +546,48 @@ impl Reader<'_> {
             problem,
         })
     }
+}
+
+/// The OAuth clients the operator configured: a provider counts when both its id and secret
+/// are set; one without the other is a mistake worth refusing at start-up.
+fn oauth_clients(
+    r: &Reader<'_>,
+) -> Result<std::collections::BTreeMap<&'static str, OAuthClient>, ConfigError> {
+    let mut clients = std::collections::BTreeMap::new();
+    for (provider, id_name, secret_name) in [
+        ("google", "GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET"),
+        ("github", "GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET"),
+        ("slack", "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET"),
+        ("clickup", "CLICKUP_CLIENT_ID", "CLICKUP_CLIENT_SECRET"),
+    ] {
+        match (r.optional(id_name), r.optional(secret_name)) {
+            (Some(id), Some(secret)) => {
+                clients.insert(
+                    provider,
+                    OAuthClient {
+                        id: id.trim().to_owned(),
+                        secret: secret.trim().to_owned(),
+                    },
+                );
+            }
+            (None, None) => {}
+            (Some(_), None) => {
+                return Err(ConfigError {
+                    name: secret_name,
+                    value: String::new(),
+                    problem: format!("must be set when {id_name} is"),
+                });
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError {
+                    name: id_name,
+                    value: String::new(),
+                    problem: format!("must be set when {secret_name} is"),
+                });
+            }
+        }
+    }
+    Ok(clients)
 }
 
 /// A database URL: PostgreSQL as given; SQLite opened read-write and created when missing
@@ -651,6 +766,10 @@ impl Config {
                         Err("must be an http(s) URL".into())
                     }
                 })?,
+                google_oauth_url: r.with("GOOGLE_OAUTH_URL", base_url)?,
+                github_oauth_url: r.with("GITHUB_OAUTH_URL", base_url)?,
+                clickup_api_url: r.with("CLICKUP_API_URL", base_url)?,
+                clients: oauth_clients(&r)?,
             },
             plugins: PluginConfig {
                 max_size_mb: r.positive("PLUGIN_MAX_SIZE_MB")?,

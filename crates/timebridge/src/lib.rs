@@ -11,6 +11,7 @@ pub mod connectors;
 pub mod directory;
 pub mod events;
 pub mod jobs;
+pub mod oauth;
 pub mod platform;
 pub mod tracking;
 pub mod webhooks;

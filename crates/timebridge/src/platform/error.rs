@@ -49,7 +49,8 @@ impl FieldErrors {
         }
     }
 
-    fn summary(&self) -> String {
+    /// Every field with its messages, on one line.
+    pub fn summary(&self) -> String {
         self.0
             .iter()
             .map(|(field, messages)| format!("{field}: {}", messages.join("; ")))

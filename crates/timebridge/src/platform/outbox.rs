@@ -108,6 +108,7 @@ event_catalog! {
     WebhookDeliveryFailing => "webhook.delivery_failing", "webhook_delivery", "A webhook delivery failed for the 4th time and will be retried.";
     WebhookDeliveryExhausted => "webhook.delivery_exhausted", "webhook_delivery", "A webhook delivery was given up: retries exhausted, or not done within WEBHOOK_DELIVERY_TTL_HOURS.";
     WebhookDeliveryRecovered => "webhook.delivery_recovered", "webhook_delivery", "A webhook delivery that had been reported failing succeeded.";
+    IntegrationConnectionNeedsReauth => "integration.connection_needs_reauth", "oauth_connection", "A member's OAuth connection stopped working (the provider refused its refresh token or revoked it): the member must connect again.";
 }
 
 impl std::fmt::Display for EventType {
