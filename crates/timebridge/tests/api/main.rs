@@ -16,6 +16,7 @@ mod github;
 mod hardening;
 mod imports;
 mod jobs;
+mod key_rotation;
 mod projects;
 mod ratelimit;
 mod read_cache;
