@@ -253,3 +253,85 @@ async fn swap(
     txn.commit().await?;
     Ok(written)
 }
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::Database;
+
+    use super::*;
+
+    const PURPOSE: &str = "thing.secret";
+    const COLUMN: SealedColumn = SealedColumn::new("things", "secret", PURPOSE);
+
+    fn keys(bytes: &[u8]) -> Keyring {
+        use base64::{Engine, engine::general_purpose::STANDARD};
+        let text: Vec<String> = bytes.iter().map(|b| STANDARD.encode([*b; 32])).collect();
+        Keyring::parse(&text.join(",")).expect("valid keys")
+    }
+
+    /// An in-memory database with `things(id, secret)`: `n` secrets sealed under `sealing`.
+    async fn things(sealing: &Keyring, n: usize) -> (Db, Vec<Uuid>) {
+        let conn = Database::connect("sqlite::memory:").await.expect("sqlite");
+        conn.execute_unprepared("CREATE TABLE things (id uuid PRIMARY KEY, secret text)")
+            .await
+            .expect("table");
+        let db = Db::new(conn);
+        let mut ids = Vec::new();
+        for i in 0..n {
+            let id = Uuid::now_v7();
+            let insert = Query::insert()
+                .into_table(Alias::new("things"))
+                .columns([Alias::new("id"), Alias::new("secret")])
+                .values_panic([
+                    id.into(),
+                    sealing.seal(PURPOSE, format!("s{i}").as_bytes()).into(),
+                ])
+                .take();
+            db.execute(&insert).await.expect("insert");
+            ids.push(id);
+        }
+        (db, ids)
+    }
+
+    struct Silent;
+    impl RotationProgress for Silent {
+        fn batch_done(&self, _: &SealedColumn, _: u64, _: u64) {}
+    }
+
+    #[tokio::test]
+    async fn rotation_walks_every_batch_and_moves_each_value_to_the_current_key() {
+        let (db, _) = things(&keys(&[1]), BATCH_ROWS as usize * 2 + 5).await;
+        let rotated = keys(&[2, 1]);
+        let report = rotate(&db, &rotated, &[COLUMN], &Silent).await.unwrap();
+        assert_eq!(report[0].resealed, BATCH_ROWS * 2 + 5);
+        let status = status(&db, &keys(&[2]), &[COLUMN]).await.unwrap();
+        assert_eq!((status.current, status.unknown), (BATCH_ROWS * 2 + 5, 0));
+        let again = rotate(&db, &rotated, &[COLUMN], &Silent).await.unwrap();
+        assert_eq!(
+            (again[0].resealed, again[0].already_current),
+            (0, BATCH_ROWS * 2 + 5)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_value_written_since_it_was_read_is_not_overwritten() {
+        let old = keys(&[1]);
+        let (db, ids) = things(&old, 1).await;
+        let read = batch(&db, &COLUMN, None).await.unwrap().remove(0).1;
+        // A server saves a new secret between the read and the write.
+        let rotated = keys(&[2, 1]);
+        let saved = rotated.seal(PURPOSE, b"saved meanwhile");
+        let update = Query::update()
+            .table(Alias::new("things"))
+            .value(Alias::new("secret"), saved.as_str())
+            .take();
+        db.execute(&update).await.unwrap();
+        let resealed = rotated.reseal(PURPOSE, &read).unwrap().unwrap();
+        let written = swap(&db, &COLUMN, &[(ids[0], read, resealed)])
+            .await
+            .unwrap();
+        assert_eq!(written, 0);
+        let now = batch(&db, &COLUMN, None).await.unwrap().remove(0).1;
+        assert_eq!(now, saved);
+    }
+}
