@@ -26,7 +26,7 @@ use crate::{
         auth::{Authority, Guard, guard},
         constraints::ConstraintRule,
         consumers::{AfterCommit, InTransaction},
-        crypto::{SecretKey, load_secret_key},
+        crypto::{Keyring, load_secret_key},
         db::{self, Db},
         error::ApiError,
         extract::BodyLimit,
@@ -38,6 +38,7 @@ use crate::{
         ratelimit::{RateLimiter, RedisLimiter},
         read_cache::ReadCache,
         request_log::log_requests,
+        sealed::SealedColumn,
     },
     tracking, webhooks,
 };
@@ -53,7 +54,8 @@ pub struct Inner {
     pub tokens: Arc<TokenAuthority>,
     pub limiter: Arc<RateLimiter>,
     pub usage: UsageRecorder,
-    pub secret_key: SecretKey,
+    /// The keys that seal stored secrets (`TIMEBRIDGE_SECRET_KEY`).
+    pub secret_key: Keyring,
     /// The connectors this server offers (registered in `capabilities`).
     pub connectors: Arc<connectors::ConnectorRegistry>,
     /// Active connector integrations, for the webhook receivers.
@@ -111,6 +113,7 @@ pub struct Capabilities {
     in_transaction: Vec<MakeInTransaction>,
     after_commit: Vec<MakeAfterCommit>,
     constraints: Vec<&'static [ConstraintRule]>,
+    sealed: Vec<&'static [SealedColumn]>,
     /// The connectors, by provider.
     pub connectors: connectors::ConnectorRegistry,
     jobs: JobRegistry<AppState>,
@@ -141,6 +144,17 @@ impl Capabilities {
     /// (see `platform::constraints`).
     pub fn constraints(&mut self, rules: &'static [ConstraintRule]) {
         self.constraints.push(rules);
+    }
+
+    /// The columns a capability stores sealed with the server's keys, which
+    /// `timebridge secrets rotate` moves to the current key (see `platform::sealed`).
+    pub fn sealed(&mut self, columns: &'static [SealedColumn]) {
+        self.sealed.push(columns);
+    }
+
+    /// Every registered sealed column.
+    pub fn sealed_columns(&self) -> Vec<SealedColumn> {
+        self.sealed.iter().flat_map(|c| c.iter().copied()).collect()
     }
 
     /// What every process that writes needs (the server, the CLI): the in-transaction

@@ -1,9 +1,11 @@
 //! The command line: `serve`, `migrate`, `user …`, `token …`, `workspace …`, `backup`,
-//! `jobs list|run|retry`. The operator's user, token and workspace commands are in
-//! `cli/users.rs`, `cli/api_tokens.rs` and `cli/workspaces.rs`; `backup` in `cli/backup.rs`.
+//! `jobs list|run|retry`, `secrets status|rotate`. The operator's user, token and workspace
+//! commands are in `cli/users.rs`, `cli/api_tokens.rs` and `cli/workspaces.rs`; `backup` in
+//! `cli/backup.rs`; `secrets` in `cli/secrets.rs`.
 
 mod api_tokens;
 mod backup;
+mod secrets;
 mod table;
 mod users;
 mod workspaces;
@@ -63,6 +65,9 @@ pub enum Command {
     /// Import data: `import csv` (time entries).
     #[command(subcommand)]
     Import(crate::tracking::time_entries::import::cli::ImportCommand),
+    /// The stored secrets and the keys in TIMEBRIDGE_SECRET_KEY: `status`, `rotate`.
+    #[command(subcommand)]
+    Secrets(secrets::SecretsCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -190,6 +195,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let db = open_migrated(&config).await?;
             crate::tracking::time_entries::import::cli::run(&db, command).await
         }
+        Command::Secrets(command) => secrets::run(config, command).await,
     }
 }
 

@@ -8,7 +8,7 @@ use std::{
     collections::HashMap, fmt::Display, net::SocketAddr, path::Path, str::FromStr, time::Duration,
 };
 
-use crate::directory::Plan;
+use crate::{directory::Plan, platform::crypto::Keyring};
 
 /// One documented environment variable.
 pub struct Setting {
@@ -40,7 +40,7 @@ pub const SETTINGS: &[Setting] = &[
     s(
         "TIMEBRIDGE_SECRET_KEY",
         "",
-        "32 random bytes, base64 (`openssl rand -base64 32`): the key that encrypts stored secrets. Unset with SQLite: a key file `<database>.key` is generated beside the database. Required with PostgreSQL.",
+        "32 random bytes, base64 (`openssl rand -base64 32`): the key that encrypts stored secrets. During a key rotation, the new key followed by the previous ones, comma-separated (`NEW,OLD`): the first seals, each opens what it sealed. Unset with SQLite: a key file `<database>.key` is generated beside the database. Required with PostgreSQL.",
     ),
     s(
         "TIMEBRIDGE_ADDR",
@@ -443,8 +443,9 @@ pub struct Config {
     pub database_url: String,
     pub database_max_connections: u32,
     pub redis_url: Option<String>,
-    /// Base64 text of the secret key as configured; see `platform::crypto` for its use.
-    pub secret_key: Option<String>,
+    /// The keys in `TIMEBRIDGE_SECRET_KEY` (the current one first), when set; see
+    /// `platform::crypto` for their use.
+    pub secret_key: Option<Keyring>,
     pub addr: SocketAddr,
     pub token_cache_ttl: Duration,
     /// Bytes of serialized responses the read cache may hold; 0 disables it.
@@ -673,12 +674,17 @@ impl Config {
                 }
             })?;
         }
-        let secret_key = r.optional("TIMEBRIDGE_SECRET_KEY");
-        if let Some(key) = &secret_key {
-            r.with("TIMEBRIDGE_SECRET_KEY", |_| {
-                crate::platform::crypto::decode_key(key).map(|_| ())
-            })?;
-        }
+        let secret_key = r
+            .optional("TIMEBRIDGE_SECRET_KEY")
+            .map(|keys| {
+                Keyring::parse(&keys).map_err(|e| ConfigError {
+                    name: "TIMEBRIDGE_SECRET_KEY",
+                    // Key material is never repeated, not even a wrong key.
+                    value: "(not shown)".into(),
+                    problem: e.to_string(),
+                })
+            })
+            .transpose()?;
         r.with("API_TOKEN_HASH_ALGORITHM", |v| match v {
             "sha256" => Ok(()),
             _ => Err("must be sha256 (the only supported algorithm)".into()),
@@ -836,12 +842,34 @@ mod tests {
         assert_eq!(err.name, "DATABASE_URL");
         let err = config(&[("TIMEBRIDGE_SECRET_KEY", "c2hvcnQ=")]).unwrap_err();
         assert_eq!(err.name, "TIMEBRIDGE_SECRET_KEY");
+        assert!(!err.to_string().contains("c2hvcnQ="), "{err}");
         let err = config(&[("API_TOKEN_HASH_ALGORITHM", "md5")]).unwrap_err();
         assert_eq!(err.name, "API_TOKEN_HASH_ALGORITHM");
         let err = config(&[("TIMEBRIDGE_ENV", "staging")]).unwrap_err();
         assert_eq!(err.name, "TIMEBRIDGE_ENV");
         let err = config(&[("RATE_LIMIT_WINDOW_SECONDS", "0")]).unwrap_err();
         assert_eq!(err.name, "RATE_LIMIT_WINDOW_SECONDS");
+    }
+
+    #[test]
+    fn the_secret_key_setting_lists_the_current_key_then_previous_ones() {
+        let new = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+        let old = "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=";
+        let c = config(&[("TIMEBRIDGE_SECRET_KEY", &format!("{new} , {old}"))]).unwrap();
+        let keys = c.secret_key.as_ref().expect("keys configured");
+        assert_eq!(keys.ids().count(), 2);
+        assert!(!format!("{c:?}").contains(new), "Debug shows no key");
+
+        let err = config(&[("TIMEBRIDGE_SECRET_KEY", &format!("{new},{new}"))]).unwrap_err();
+        assert_eq!(err.name, "TIMEBRIDGE_SECRET_KEY");
+        assert!(err.to_string().contains("entry 2"), "{err}");
+        let err = config(&[("TIMEBRIDGE_SECRET_KEY", &format!("{new},short"))]).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("TIMEBRIDGE_SECRET_KEY") && text.contains("entry 2"),
+            "{text}"
+        );
+        assert!(!text.contains(new) && !text.contains("short"), "{text}");
     }
 
     #[test]

@@ -51,10 +51,12 @@ use crate::{
 pub use registry::ConnectorRegistry;
 use store::Integration;
 
-/// Plugs in what all connectors share: an hourly instance job that purges received webhooks
-/// (the de-duplication ledger) past `INBOUND_WEBHOOK_RETENTION_DAYS`. Each provider registers
-/// itself (`github::register`, `slack::register`).
+/// Plugs in what all connectors share: the sealed secrets column, and an hourly instance job
+/// that purges received webhooks (the de-duplication ledger) past
+/// `INBOUND_WEBHOOK_RETENTION_DAYS`. Each provider registers itself (`github::register`,
+/// `slack::register`).
 pub fn register(c: &mut crate::app::Capabilities) {
+    c.sealed(store::SEALED);
     c.job(
         crate::platform::jobs::JobKind::new(
             "inbound_webhook_retention",

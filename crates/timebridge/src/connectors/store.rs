@@ -19,15 +19,22 @@ use crate::{
     app::AppState,
     platform::{
         acting::Acting,
-        crypto::SecretKey,
+        crypto::Keyring,
         db::Db,
         error::{ApiError, FieldErrors},
+        sealed::SealedColumn,
         time,
     },
 };
 
 /// Purpose string integration secrets are sealed under.
 pub const SECRETS_PURPOSE: &str = "integration.secrets";
+/// The column sealed with the server's keys (for `timebridge secrets rotate`).
+pub const SEALED: &[SealedColumn] = &[SealedColumn::new(
+    "integrations",
+    "secrets",
+    SECRETS_PURPOSE,
+)];
 /// How long the list of active integrations is trusted before it is read again (other
 /// instances' config changes show within this time; this instance's at once).
 const ACTIVE_TTL: Duration = Duration::from_secs(2);
@@ -86,7 +93,7 @@ impl Integration {
 }
 
 /// Opens a record: parses its config and unseals its secrets.
-pub fn open_record(key: &SecretKey, record: integration::Model) -> Integration {
+pub fn open_record(key: &Keyring, record: integration::Model) -> Integration {
     let config = serde_json::from_str(&record.config).unwrap_or_default();
     let secrets = record
         .secrets
@@ -128,7 +135,7 @@ impl ActiveIntegrations {
     pub async fn get(
         &self,
         db: &Db,
-        key: &SecretKey,
+        key: &Keyring,
         provider: Provider,
     ) -> Result<Arc<Vec<Integration>>, DbErr> {
         if let Some((at, list)) = self.lock().get(&provider)

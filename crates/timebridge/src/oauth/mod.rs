@@ -33,10 +33,18 @@ pub const SEAL_ACCESS: &str = "oauth_connection.access_token";
 pub const SEAL_REFRESH: &str = "oauth_connection.refresh_token";
 pub const SEAL_VERIFIER: &str = "oauth_state.pkce_verifier";
 
-/// Registers the background refresh of connections nobody used lately, and the purge of
-/// finished and expired flows.
+/// The sealed columns, for `timebridge secrets rotate`.
+pub const SEALED: &[crate::platform::sealed::SealedColumn] = &[
+    crate::platform::sealed::SealedColumn::new("oauth_connections", "access_token", SEAL_ACCESS),
+    crate::platform::sealed::SealedColumn::new("oauth_connections", "refresh_token", SEAL_REFRESH),
+    crate::platform::sealed::SealedColumn::new("oauth_states", "pkce_verifier", SEAL_VERIFIER),
+];
+
+/// Registers the sealed columns, the background refresh of connections nobody used lately,
+/// and the purge of finished and expired flows.
 pub fn register(c: &mut crate::app::Capabilities) {
     use crate::{app::AppState, platform::jobs::JobKind};
+    c.sealed(SEALED);
     c.job(
         JobKind::new(
             "oauth_refresh",

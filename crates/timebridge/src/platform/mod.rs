@@ -1,5 +1,5 @@
 //! What every capability uses and none owns: storage, errors, extractors, the request guard,
-//! rate limiting, pagination, the OpenAPI document, logging and the secret key.
+//! rate limiting, pagination, the OpenAPI document, logging, and the secret keys and the columns they seal.
 
 pub mod acting;
 pub mod auth;
@@ -20,6 +20,7 @@ pub mod pagination;
 pub mod ratelimit;
 pub mod read_cache;
 pub mod request_log;
+pub mod sealed;
 pub mod signal;
 pub mod telemetry;
 pub mod time;

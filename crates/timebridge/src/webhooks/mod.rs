@@ -31,14 +31,26 @@ use entity::RetryPolicy;
 /// Purpose string the endpoint secrets are sealed under.
 pub const SECRET_PURPOSE: &str = "webhook_endpoint.secret";
 
-/// Plugs webhooks in: the fan-out writes deliveries in each change's transaction, and an
-/// hourly instance job purges old deliveries.
+/// The columns sealed with the server's keys (for `timebridge secrets rotate`): the secret,
+/// and the one before the last rotation, which is copied over sealed as it was.
+pub const SEALED: &[crate::platform::sealed::SealedColumn] = &[
+    crate::platform::sealed::SealedColumn::new("webhook_endpoints", "secret", SECRET_PURPOSE),
+    crate::platform::sealed::SealedColumn::new(
+        "webhook_endpoints",
+        "previous_secret",
+        SECRET_PURPOSE,
+    ),
+];
+
+/// Plugs webhooks in: the fan-out writes deliveries in each change's transaction, the sealed
+/// secret columns, and an hourly instance job purges old deliveries.
 pub fn register(c: &mut crate::app::Capabilities) {
     use std::{sync::Arc, time::Duration};
 
     use crate::platform::jobs::JobKind;
 
     c.in_transaction(|db| Arc::new(fanout::WebhookFanout::new(db)));
+    c.sealed(SEALED);
     c.job(
         JobKind::new(
             "webhook_retention",

@@ -17,6 +17,7 @@ mod google_stand_in;
 mod hardening;
 mod imports;
 mod jobs;
+mod key_rotation;
 mod oauth;
 mod projects;
 mod ratelimit;
