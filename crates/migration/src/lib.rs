@@ -47,6 +47,7 @@ mod m20261201_000009_job_queue;
 mod m20261201_000010_deleted_records;
 mod m20261201_000011_membership_status;
 mod m20261201_000012_oauth;
+mod m20261201_000013_calendar_links;
 
 /// The ordered list of migrations `timebridge migrate` and `timebridge serve` apply.
 pub struct Migrator;
@@ -67,6 +68,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000010_deleted_records::Migration),
             Box::new(m20261201_000011_membership_status::Migration),
             Box::new(m20261201_000012_oauth::Migration),
+            Box::new(m20261201_000013_calendar_links::Migration),
         ]
     }
 }

@@ -180,6 +180,7 @@ pub fn capabilities() -> Capabilities {
     connectors::register(&mut c);
     connectors::github::register(&mut c);
     connectors::slack::register(&mut c);
+    connectors::google_calendar::register(&mut c);
     oauth::register(&mut c);
     c
 }

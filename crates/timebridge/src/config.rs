@@ -214,6 +214,16 @@ pub const SETTINGS: &[Setting] = &[
         "Base URL of the Slack Web API the Slack connector calls.",
     ),
     s(
+        "GOOGLE_CALENDAR_API_URL",
+        "https://www.googleapis.com/calendar/v3",
+        "Base URL of the Google Calendar API the Google Calendar connector calls.",
+    ),
+    s(
+        "GOOGLE_CALENDAR_BACKOFF_MS",
+        "1000",
+        "First wait before retrying a Google Calendar call refused for quota (403 rateLimitExceeded, 429); doubled on each retry, 5 tries in all.",
+    ),
+    s(
         "INBOUND_WEBHOOK_RETENTION_DAYS",
         "90",
         "Days received connector webhooks (the de-duplication ledger) are kept.",
@@ -388,6 +398,8 @@ pub struct WebhookConfig {
 pub struct ConnectorConfig {
     pub github_api_url: String,
     pub slack_api_url: String,
+    pub google_calendar_api_url: String,
+    pub google_calendar_backoff: Duration,
     pub inbound_retention_days: u32,
 }
 
@@ -753,6 +765,10 @@ impl Config {
             connectors: ConnectorConfig {
                 github_api_url: r.with("GITHUB_API_URL", base_url)?,
                 slack_api_url: r.with("SLACK_API_URL", base_url)?,
+                google_calendar_api_url: r.with("GOOGLE_CALENDAR_API_URL", base_url)?,
+                google_calendar_backoff: Duration::from_millis(u64::from(
+                    r.positive("GOOGLE_CALENDAR_BACKOFF_MS")?,
+                )),
                 inbound_retention_days: r.positive("INBOUND_WEBHOOK_RETENTION_DAYS")?,
             },
             oauth: OAuthConfig {

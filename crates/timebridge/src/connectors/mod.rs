@@ -21,6 +21,7 @@
 
 pub mod entity;
 pub mod github;
+pub mod google_calendar;
 pub mod ledger;
 pub mod outbound;
 mod registry;
@@ -105,14 +106,27 @@ pub enum Provider {
     Github,
     #[sea_orm(string_value = "slack")]
     Slack,
+    /// Stored as `google_calendar`, named `google` in paths (`/api/integrations/google/…`).
+    #[sea_orm(string_value = "google_calendar")]
+    #[serde(rename = "google")]
+    GoogleCalendar,
 }
 
 impl Provider {
-    /// Its stored and path name (what `string_value` says, without allocating).
+    /// Its stored name (what `string_value` says, without allocating).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Github => "github",
             Self::Slack => "slack",
+            Self::GoogleCalendar => "google_calendar",
+        }
+    }
+
+    /// Its name in paths and in the API.
+    pub fn path_name(self) -> &'static str {
+        match self {
+            Self::GoogleCalendar => "google",
+            other => other.as_str(),
         }
     }
 
@@ -127,21 +141,22 @@ impl Provider {
         match self {
             Self::Github => github::RECORDED_HEADERS,
             Self::Slack => slack::RECORDED_HEADERS,
+            Self::GoogleCalendar => &[],
         }
     }
 }
 
 impl fmt::Display for Provider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(self.path_name())
     }
 }
 
 impl FromStr for Provider {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        Self::iter().find(|p| p.as_str() == s).ok_or_else(|| {
-            let known: Vec<_> = Self::iter().map(Self::as_str).collect();
+        Self::iter().find(|p| p.path_name() == s || p.as_str() == s).ok_or_else(|| {
+            let known: Vec<_> = Self::iter().map(Self::path_name).collect();
             format!("unknown provider '{s}' (known: {})", known.join(", "))
         })
     }
@@ -158,6 +173,8 @@ pub enum FieldKind {
     Uuid,
     /// `HH:MM`, 24-hour, UTC.
     Time,
+    /// A whole number (the connector clamps or checks its range).
+    Integer,
 }
 
 /// One config field of a connector.
@@ -274,6 +291,31 @@ pub trait Connector: Send + Sync {
         app: &'a AppState,
         integration: &'a Integration,
     ) -> BoxFuture<'a, Reply>;
+
+    /// Starts connecting the member's account at the provider (connectors on an OAuth
+    /// connection): what to send their browser to. Others have nothing to connect (404).
+    fn connect<'a>(
+        &'a self,
+        _app: &'a AppState,
+        _acting: &'a Acting,
+    ) -> BoxFuture<'a, Result<Value, ApiError>> {
+        Box::pin(async { Err(ApiError::NotFound("Connect route")) })
+    }
+
+    /// Whether only workspace admins may run its sync (it changes the workspace's data), or
+    /// every member their own (it changes only theirs).
+    fn sync_needs_admin(&self) -> bool {
+        true
+    }
+
+    /// What its status shows besides the common fields (the last sync's counts).
+    fn status_details<'a>(
+        &'a self,
+        _app: &'a AppState,
+        _integration: &'a Integration,
+    ) -> BoxFuture<'a, Value> {
+        Box::pin(async { Value::Null })
+    }
 
     /// The webhook receivers it declares; each becomes a route of its own.
     fn receivers(&self) -> &'static [Receiver] {
@@ -417,19 +459,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn providers_are_stored_and_named_alike() {
+    fn providers_are_stored_by_key_and_named_by_path() {
         use sea_orm::ActiveEnum;
         for provider in Provider::iter() {
             assert_eq!(provider.to_value(), provider.as_str());
             assert_eq!(provider.as_str().parse(), Ok(provider));
+            assert_eq!(provider.path_name().parse(), Ok(provider));
             assert_eq!(
                 serde_json::to_value(provider).unwrap(),
-                json!(provider.as_str())
+                json!(provider.path_name())
             );
+            assert_eq!(provider.to_string(), provider.path_name());
         }
+        assert_eq!(Provider::GoogleCalendar.as_str(), "google_calendar");
+        assert_eq!(Provider::GoogleCalendar.path_name(), "google");
         assert_eq!(
             "gitlab".parse::<Provider>(),
-            Err("unknown provider 'gitlab' (known: github, slack)".to_owned())
+            Err("unknown provider 'gitlab' (known: github, slack, google)".to_owned())
         );
     }
 

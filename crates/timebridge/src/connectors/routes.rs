@@ -38,6 +38,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(status))
         .routes(routes!(test))
         .routes(routes!(sync))
+        .routes(routes!(connect))
+        .routes(routes!(disconnect))
 }
 
 /// The connector a path names: 404 for an unknown provider, or one without a connector.
@@ -184,22 +186,27 @@ async fn status(
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let provider = connector(&app, &name)?.provider();
+    let connector = connector(&app, &name)?;
+    let provider = connector.provider();
     let Some(i) = active(&app, &caller, provider).await? else {
         return Ok(Json(Reply::not_configured().0));
     };
     let rfc = |t: Option<::time::OffsetDateTime>| t.and_then(|t| t.format(&time::Rfc3339).ok());
-    Ok(Json(
-        Reply::ok(json!({
-            "provider": provider,
-            "active": i.record.active,
-            "last_ok_at": rfc(i.record.last_ok_at),
-            "last_error": i.record.last_error,
-            "last_error_at": rfc(i.record.last_error_at),
-            "last_sync_at": rfc(i.record.last_sync_at),
-        }))
-        .0,
-    ))
+    let mut fields = json!({
+        "provider": provider,
+        "active": i.record.active,
+        "last_ok_at": rfc(i.record.last_ok_at),
+        "last_error": i.record.last_error,
+        "last_error_at": rfc(i.record.last_error_at),
+        "last_sync_at": rfc(i.record.last_sync_at),
+    });
+    if let (Value::Object(more), Some(all)) = (
+        connector.status_details(&app, &i).await,
+        fields.as_object_mut(),
+    ) {
+        all.extend(more);
+    }
+    Ok(Json(Reply::ok(fields).0))
 }
 
 /// Calls the provider with the caller's credentials, to prove they work.
@@ -245,9 +252,9 @@ async fn sync(
 ) -> Result<Json<Value>, ApiError> {
     let connector = connector(&app, &name)?;
     let acting = caller.acting();
-    if !acting.is_admin {
+    if connector.sync_needs_admin() && !acting.is_admin {
         return Err(ApiError::Forbidden(
-            "Only workspace admins run a sync".into(),
+            "Only workspace admins run this sync".into(),
         ));
     }
     let params: Value = crate::platform::extract::optional_json(&body)?;
@@ -257,6 +264,47 @@ async fn sync(
     let call = connector.sync(&app, &acting, &integration, &params);
     let reply = traced("sync", &integration, call).await;
     Ok(Json(reply.0))
+}
+
+/// Starts connecting the caller's account at the provider (connectors on an OAuth connection,
+/// such as Google Calendar): answers the URL to send their browser to, after which the provider
+/// sends it to the OAuth callback.
+#[utoipa::path(
+    post, path = "/api/integrations/{provider}/connect", tag = "integrations",
+    params(("provider" = Provider, Path, description = "The connector")),
+    security(("api_token" = ["write:integrations"])),
+    responses(
+        (status = 200, description = "`{authorization_url, state, expires_at}`", body = Object),
+        (status = 404, description = "Unknown provider, or one with nothing to connect", body = ErrorBody),
+        (status = 422, description = "The operator has not set up the provider's OAuth client", body = ErrorBody),
+    )
+)]
+async fn connect(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let connector = connector(&app, &name)?;
+    Ok(Json(connector.connect(&app, &caller.acting()).await?))
+}
+
+/// Disconnects the caller: revokes the credentials at the provider where it can and removes the
+/// integration (the same as `DELETE …/config`).
+#[utoipa::path(
+    post, path = "/api/integrations/{provider}/disconnect", tag = "integrations",
+    params(("provider" = Provider, Path, description = "The connector")),
+    security(("api_token" = ["write:integrations"])),
+    responses(
+        (status = 200, description = "`{ok, …}`; `ok: false` when nothing was configured", body = Object),
+        (status = 404, description = "Unknown provider", body = ErrorBody),
+    )
+)]
+async fn disconnect(
+    state: State<AppState>,
+    caller: Caller,
+    name: Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    delete_config(state, caller, name).await
 }
 
 /// Runs a connector call in a span naming the provider, the operation, the workspace and the
@@ -369,6 +417,7 @@ pub fn document_configs(doc: &mut utoipa::openapi::OpenApi, registry: &Connector
     let property = |field: &Field, required: bool| {
         let kind = match field.kind {
             super::FieldKind::Bool => Type::Boolean,
+            super::FieldKind::Integer => Type::Integer,
             _ => Type::String,
         };
         let mut schema = ObjectBuilder::new()
@@ -381,6 +430,7 @@ pub fn document_configs(doc: &mut utoipa::openapi::OpenApi, registry: &Connector
             });
         schema = match field.kind {
             super::FieldKind::Bool => schema.examples([json!(true)]),
+            super::FieldKind::Integer => schema.examples([json!(field.example.parse::<i64>().unwrap_or(1))]),
             super::FieldKind::Uuid => schema
                 .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
                 .examples([json!(field.example)]),

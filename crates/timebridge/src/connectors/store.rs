@@ -200,6 +200,13 @@ fn check_field(errors: &mut FieldErrors, field: &Field, value: &Value) -> Option
                 }
             }
         }
+        FieldKind::Integer => match value.as_i64() {
+            Some(n) => Some(Value::from(n)),
+            None => {
+                errors.add(field.name, "must be a whole number");
+                None
+            }
+        },
         FieldKind::Time => {
             let s = text(errors)?;
             if parse_hhmm(&s).is_some() {

@@ -41,7 +41,7 @@ both! {
             let provider = connector.provider();
             let (status, view) = send(app.get(&token, &format!("/api/integrations/{provider}/config"))).await;
             assert_eq!(status, 200, "{view}");
-            assert_eq!(view["provider"], provider.as_str());
+            assert_eq!(view["provider"], provider.path_name());
             assert_eq!(view["configured"], false);
             let fields: Vec<_> = connector.fields().iter().map(|f| f.name).collect();
             let shown: Vec<_> = view["fields"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
