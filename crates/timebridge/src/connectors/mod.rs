@@ -155,10 +155,12 @@ impl fmt::Display for Provider {
 impl FromStr for Provider {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        Self::iter().find(|p| p.path_name() == s || p.as_str() == s).ok_or_else(|| {
-            let known: Vec<_> = Self::iter().map(Self::path_name).collect();
-            format!("unknown provider '{s}' (known: {})", known.join(", "))
-        })
+        Self::iter()
+            .find(|p| p.path_name() == s || p.as_str() == s)
+            .ok_or_else(|| {
+                let known: Vec<_> = Self::iter().map(Self::path_name).collect();
+                format!("unknown provider '{s}' (known: {})", known.join(", "))
+            })
     }
 }
 

@@ -430,7 +430,9 @@ pub fn document_configs(doc: &mut utoipa::openapi::OpenApi, registry: &Connector
             });
         schema = match field.kind {
             super::FieldKind::Bool => schema.examples([json!(true)]),
-            super::FieldKind::Integer => schema.examples([json!(field.example.parse::<i64>().unwrap_or(1))]),
+            super::FieldKind::Integer => {
+                schema.examples([json!(field.example.parse::<i64>().unwrap_or(1))])
+            }
             super::FieldKind::Uuid => schema
                 .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
                 .examples([json!(field.example)]),

@@ -13,6 +13,7 @@ mod contract;
 mod events;
 mod expenses;
 mod github;
+mod google_calendar;
 mod google_calendar_stand_in;
 mod google_stand_in;
 mod hardening;

@@ -92,7 +92,12 @@ impl<'a> Calendar<'a> {
             }
             let response = match request.send().await {
                 Ok(r) => r,
-                Err(e) => return Err(CallError::Failed(format!("Google Calendar: {}", outbound::describe(&e)))),
+                Err(e) => {
+                    return Err(CallError::Failed(format!(
+                        "Google Calendar: {}",
+                        outbound::describe(&e)
+                    )));
+                }
             };
             let status = response.status().as_u16();
             let retry_after = response
@@ -123,12 +128,18 @@ impl<'a> Calendar<'a> {
             }
             last = format!("Google Calendar answered {status}: {message}");
             if attempt < TRIES {
-                tracing::info!(status, attempt, "Google Calendar asked to slow down; retrying");
+                tracing::info!(
+                    status,
+                    attempt,
+                    "Google Calendar asked to slow down; retrying"
+                );
                 tokio::time::sleep(retry_after.unwrap_or(wait)).await;
                 wait *= 2;
             }
         }
-        Err(CallError::Failed(format!("{last} ({TRIES} tries); the next sync tries again")))
+        Err(CallError::Failed(format!(
+            "{last} ({TRIES} tries); the next sync tries again"
+        )))
     }
 
     /// Every event of a listing, following `nextPageToken`; and the `nextSyncToken` of its

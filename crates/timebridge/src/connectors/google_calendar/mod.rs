@@ -144,8 +144,8 @@ impl GoogleCalendarConnector {
             .and_then(Value::as_str)
             .and_then(|s| Uuid::parse_str(s).ok())
         {
-            use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
             use crate::tracking::projects::entity as project;
+            use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
             let found = project::Entity::find_by_id(id)
                 .filter(project::Column::WorkspaceId.eq(acting.workspace_id))
                 .one(app.db.conn())
@@ -158,16 +158,19 @@ impl GoogleCalendarConnector {
     }
 
     async fn connect_member(app: &AppState, acting: &Acting) -> Result<Value, ApiError> {
-        let provider = providers::find(&app.config, "google")
-            .ok_or(ApiError::NotFound("OAuth app"))?;
+        let provider =
+            providers::find(&app.config, "google").ok_or(ApiError::NotFound("OAuth app"))?;
         // The integration exists from now on (with its defaults); it syncs once Google is
         // connected.
-        if store::find(app, acting, Provider::GoogleCalendar).await?.is_none() {
-            let draft =
-                store::draft(app, acting, &GoogleCalendarConnector, Map::new()).await?;
+        if store::find(app, acting, Provider::GoogleCalendar)
+            .await?
+            .is_none()
+        {
+            let draft = store::draft(app, acting, &GoogleCalendarConnector, Map::new()).await?;
             store::persist(app, acting, Provider::GoogleCalendar, draft).await?;
         }
-        let started = flow::start(app, acting.workspace_id, acting.user_id, &provider, None).await?;
+        let started =
+            flow::start(app, acting.workspace_id, acting.user_id, &provider, None).await?;
         Ok(json!({
             "authorization_url": started.authorization_url,
             "state": started.state,
@@ -200,16 +203,28 @@ impl GoogleCalendarConnector {
     async fn probe(app: &AppState, integration: &Integration) -> Reply {
         let connection = match sync::connection_of(app, integration).await {
             Ok(Some(c)) => c,
-            Ok(None) => return Reply::error("Google is not connected: POST /api/integrations/google/connect"),
+            Ok(None) => {
+                return Reply::error(
+                    "Google is not connected: POST /api/integrations/google/connect",
+                );
+            }
             Err(e) => return Reply::failure(e),
         };
         let settings = sync::Settings::of(integration);
         let calendar = api::Calendar::new(app, connection.id);
         match calendar
-            .list(&settings.calendar_id, &[("maxResults", "1".into()), ("timeMin", "2100-01-01T00:00:00Z".into())])
+            .list(
+                &settings.calendar_id,
+                &[
+                    ("maxResults", "1".into()),
+                    ("timeMin", "2100-01-01T00:00:00Z".into()),
+                ],
+            )
             .await
         {
-            Ok(_) => Reply::ok(json!({"calendar_id": settings.calendar_id, "account": connection.account_name})),
+            Ok(_) => Reply::ok(
+                json!({"calendar_id": settings.calendar_id, "account": connection.account_name}),
+            ),
             Err(e) => Reply::error(e.message()),
         }
     }
@@ -252,7 +267,8 @@ impl Connector for GoogleCalendarConnector {
                     Reply::ok(json!({"counts": counts}))
                 }
                 Err(error) => {
-                    store::record_outcome(&app.db, integration.record.id, Some(&error), false).await;
+                    store::record_outcome(&app.db, integration.record.id, Some(&error), false)
+                        .await;
                     Reply::error(error)
                 }
             }
@@ -285,7 +301,10 @@ impl Connector for GoogleCalendarConnector {
         integration: &'a Integration,
     ) -> BoxFuture<'a, Value> {
         Box::pin(async move {
-            let state = sync::load_state(app, integration.record.id).await.ok().flatten();
+            let state = sync::load_state(app, integration.record.id)
+                .await
+                .ok()
+                .flatten();
             let connection = sync::connection_of(app, integration).await.ok().flatten();
             json!({
                 "connected": connection.as_ref().map(|c| c.status),

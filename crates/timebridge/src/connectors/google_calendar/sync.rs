@@ -24,7 +24,8 @@ use std::collections::HashSet;
 
 use ::time::{Duration, OffsetDateTime};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveValue::Set,
+    ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, OnConflict},
 };
 use serde::Serialize;
@@ -85,7 +86,10 @@ impl Settings {
     pub fn of(integration: &Integration) -> Self {
         let direction = integration.text("sync_direction").unwrap_or("both");
         Self {
-            calendar_id: integration.text("calendar_id").unwrap_or("primary").to_owned(),
+            calendar_id: integration
+                .text("calendar_id")
+                .unwrap_or("primary")
+                .to_owned(),
             import: matches!(direction, "import" | "both"),
             export: matches!(direction, "export" | "both"),
             days_back: integration
@@ -135,9 +139,17 @@ pub async fn run(app: &AppState, integration: &Integration) -> Result<Counts, St
     let mut counts = Counts::default();
     let mut token = state.as_ref().and_then(|s| s.sync_token.clone());
     if settings.import {
-        token = import(app, &calendar, integration, &acting, &settings, token, &mut counts)
-            .await
-            .map_err(|e| e.message())?;
+        token = import(
+            app,
+            &calendar,
+            integration,
+            &acting,
+            &settings,
+            token,
+            &mut counts,
+        )
+        .await
+        .map_err(|e| e.message())?;
     }
     if settings.export {
         let since = state
@@ -241,10 +253,28 @@ async fn import(
         if let Some(id) = event.get("id").and_then(Value::as_str) {
             listed.insert(id.to_owned());
         }
-        apply(app, integration, acting, settings, event, window_start, counts).await?;
+        apply(
+            app,
+            integration,
+            acting,
+            settings,
+            event,
+            window_start,
+            counts,
+        )
+        .await?;
     }
     if full {
-        remove_unlisted(app, integration, acting, settings, &listed, window_start, counts).await?;
+        remove_unlisted(
+            app,
+            integration,
+            acting,
+            settings,
+            &listed,
+            window_start,
+            counts,
+        )
+        .await?;
     }
     materialize_pending(app, integration, acting, settings, counts).await?;
     Ok(next_token)
@@ -318,7 +348,11 @@ async fn apply(
         }
         return Ok(());
     }
-    if ours(event) || found.as_ref().is_some_and(|l| l.direction == Direction::Exported) {
+    if ours(event)
+        || found
+            .as_ref()
+            .is_some_and(|l| l.direction == Direction::Exported)
+    {
         counts.skipped += 1;
         return Ok(());
     }
@@ -338,7 +372,18 @@ async fn apply(
         Some(found) => {
             // Pending: it may have moved or ended.
             if end <= time::now() {
-                make_entry(app, integration, acting, settings, event, start, end, Some(&found), counts).await
+                make_entry(
+                    app,
+                    integration,
+                    acting,
+                    settings,
+                    event,
+                    start,
+                    end,
+                    Some(&found),
+                    counts,
+                )
+                .await
             } else {
                 keep_pending(app, integration, settings, event, end, Some(&found)).await?;
                 counts.pending += 1;
@@ -354,7 +399,20 @@ async fn apply(
             counts.pending += 1;
             Ok(())
         }
-        None => make_entry(app, integration, acting, settings, event, start, end, None, counts).await,
+        None => {
+            make_entry(
+                app,
+                integration,
+                acting,
+                settings,
+                event,
+                start,
+                end,
+                None,
+                counts,
+            )
+            .await
+        }
     }
 }
 
@@ -472,7 +530,10 @@ async fn keep_pending(
     match found {
         Some(found) => {
             link::Entity::update_many()
-                .col_expr(link::Column::PendingEvent, Expr::val(Some(event.to_string())))
+                .col_expr(
+                    link::Column::PendingEvent,
+                    Expr::val(Some(event.to_string())),
+                )
                 .col_expr(link::Column::StartsAt, Expr::val(Some(end)))
                 .col_expr(link::Column::UpdatedAt, Expr::val(now))
                 .filter(link::Column::Id.eq(found.id))
@@ -538,7 +599,18 @@ async fn materialize_pending(
             .unwrap_or(Value::Null);
         match times(&event) {
             Some((start, end)) => {
-                make_entry(app, integration, acting, settings, &event, start, end, Some(&pending), counts).await?;
+                make_entry(
+                    app,
+                    integration,
+                    acting,
+                    settings,
+                    &event,
+                    start,
+                    end,
+                    Some(&pending),
+                    counts,
+                )
+                .await?;
                 counts.pending = counts.pending.saturating_sub(1);
             }
             None => {
@@ -562,7 +634,10 @@ async fn move_entry(
     notes: &str,
     counts: &mut Counts,
 ) -> Result<(), SyncError> {
-    let Some(current) = entry::Entity::find_by_id(entry_id).one(app.db.conn()).await? else {
+    let Some(current) = entry::Entity::find_by_id(entry_id)
+        .one(app.db.conn())
+        .await?
+    else {
         counts.skipped += 1;
         return Ok(());
     };
@@ -805,11 +880,21 @@ mod tests {
         let after = json!({"start": {"dateTime": "2026-03-30T09:00:00+02:00", "timeZone": "Europe/Berlin"},
                            "end": {"dateTime": "2026-03-30T10:30:00+02:00", "timeZone": "Europe/Berlin"}});
         let (s, e) = times(&before).unwrap();
-        assert_eq!((rfc(s), rfc(e)), ("2026-03-28T08:00:00Z".into(), "2026-03-28T09:00:00Z".into()));
+        assert_eq!(
+            (rfc(s), rfc(e)),
+            ("2026-03-28T08:00:00Z".into(), "2026-03-28T09:00:00Z".into())
+        );
         let (s, e) = times(&after).unwrap();
-        assert_eq!((rfc(s), rfc(e)), ("2026-03-30T07:00:00Z".into(), "2026-03-30T08:30:00Z".into()));
+        assert_eq!(
+            (rfc(s), rfc(e)),
+            ("2026-03-30T07:00:00Z".into(), "2026-03-30T08:30:00Z".into())
+        );
         let all_day = json!({"start": {"date": "2026-03-29"}, "end": {"date": "2026-03-30"}});
         assert!(times(&all_day).is_none());
-        assert!(event_id_for(Uuid::nil()).chars().all(|c| c.is_ascii_digit() || ('a'..='v').contains(&c)));
+        assert!(
+            event_id_for(Uuid::nil())
+                .chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='v').contains(&c))
+        );
     }
 }
