@@ -24,7 +24,7 @@ use utoipa::{
 
 use super::error::{ErrorBody, RateLimitBody, ScopeErrorBody};
 
-mod examples;
+pub mod examples;
 
 /// Name of the bearer-token security scheme used in `#[utoipa::path(security(...))]`.
 pub const TOKEN_SCHEME: &str = "api_token";

@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use crate::platform::outbox::EventType;
@@ -104,79 +104,9 @@ fn data_example(resource: &str, schemas: &Value) -> Value {
     }
 }
 
-/// An example value for a JSON schema: its own `example` where it has one, else one built from
-/// its type.
+/// An example value for a JSON schema, as the API document's examples are built.
 fn example(schema: &Value, schemas: &Value, depth: usize) -> Value {
-    if depth > 8 {
-        return Value::Null;
-    }
-    if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
-        let name = reference.rsplit('/').next().unwrap_or_default();
-        return schemas
-            .get(name)
-            .map_or(Value::Null, |s| example(s, schemas, depth + 1));
-    }
-    if let Some(example) = schema.get("example") {
-        return example.clone();
-    }
-    if let Some(first) = schema.get("examples").and_then(|e| e.get(0)) {
-        return first.clone();
-    }
-    for key in ["oneOf", "anyOf"] {
-        if let Some(variants) = schema.get(key).and_then(Value::as_array) {
-            let chosen = variants
-                .iter()
-                .find(|v| v.get("type").and_then(Value::as_str) != Some("null"));
-            return chosen.map_or(Value::Null, |v| example(v, schemas, depth + 1));
-        }
-    }
-    if let Some(parts) = schema.get("allOf").and_then(Value::as_array) {
-        let mut merged = Map::new();
-        for part in parts {
-            if let Value::Object(fields) = example(part, schemas, depth + 1) {
-                merged.extend(fields);
-            }
-        }
-        return Value::Object(merged);
-    }
-    if let Some(values) = schema.get("enum").and_then(Value::as_array) {
-        return values.first().cloned().unwrap_or(Value::Null);
-    }
-    let kind = match schema.get("type") {
-        Some(Value::String(t)) => t.as_str(),
-        Some(Value::Array(types)) => types
-            .iter()
-            .filter_map(Value::as_str)
-            .find(|t| *t != "null")
-            .unwrap_or("null"),
-        _ if schema.get("properties").is_some() => "object",
-        _ => "null",
-    };
-    match kind {
-        "object" => {
-            let mut fields = Map::new();
-            if let Some(props) = schema.get("properties").and_then(Value::as_object) {
-                for (name, prop) in props {
-                    fields.insert(name.clone(), example(prop, schemas, depth + 1));
-                }
-            }
-            Value::Object(fields)
-        }
-        "array" => match schema.get("items") {
-            Some(items) => json!([example(items, schemas, depth + 1)]),
-            None => json!([]),
-        },
-        "string" => match schema.get("format").and_then(Value::as_str) {
-            Some("uuid") => json!(EXAMPLE_ID),
-            Some("date-time") => json!(EXAMPLE_TIME),
-            Some("date") => json!("2026-11-23"),
-            _ => json!("text"),
-        },
-        "integer" => json!(1),
-        "number" => json!(12.5),
-        "boolean" => json!(true),
-        _ => Value::Null,
-    }
+    crate::platform::openapi::examples::build(schema, schemas, depth)
 }
 
 #[cfg(test)]

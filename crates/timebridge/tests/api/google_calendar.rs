@@ -386,4 +386,29 @@ both! {
         let (_, connections) = send(s.app.get(&token, "/api/v1/integration/oauth/connections")).await;
         assert_eq!(connections["connections"], json!([]));
     }
+
+    async fn two_syncs_at_once_import_each_event_once(backend) {
+        let s = setup(backend).await;
+        let member = s.app.member(false, timebridge::directory::Plan::Enterprise).await;
+        let token = connect(&s, &member, "code-race").await;
+        for h in [8, 10, 12, 14, 16] {
+            s.calendar.add_event("primary", timed(&format!("Meeting {h}"), day(1, h), day(1, h) + Duration::minutes(45)));
+        }
+        configure(&s, &token, json!({"sync_direction": "import"})).await;
+        let runs: Vec<_> = (0..3)
+            .map(|_| {
+                let request = s.app.post(&token, "/api/integrations/google/sync");
+                tokio::spawn(async move { send(request).await })
+            })
+            .collect();
+        let mut imported = 0;
+        for run in runs {
+            let (status, reply) = run.await.unwrap();
+            assert_eq!(status, 200, "{reply}");
+            assert_eq!(reply["ok"], true, "{reply}");
+            imported += reply["counts"]["imported"].as_u64().unwrap();
+        }
+        assert_eq!(imported, 5, "each event imported by exactly one of the syncs");
+        assert_eq!(entries(&s, &token).await.len(), 5);
+    }
 }

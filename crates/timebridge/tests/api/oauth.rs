@@ -335,4 +335,71 @@ both! {
         let stored = row(&app, &id).await;
         assert!(stored.expires_at.unwrap() > time::OffsetDateTime::now_utc() + time::Duration::minutes(50));
     }
+
+    async fn two_instances_refresh_a_connection_once_between_them(backend) {
+        let google = GoogleOAuth::start().await;
+        let env = google.env();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (url, _dir) = private_database(backend).await;
+        let one = TestApp::on_database(&url, &env).await;
+        let two = TestApp::on_database(&url, &env).await;
+        let (_, token) = one.caller(false, &["write:integrations"]).await;
+        let connection = connect(&one, &token, &google, "code-two").await;
+        let id: Uuid = connection["id"].as_str().unwrap().parse().unwrap();
+        expire_in(&one, &id.to_string(), -30).await;
+        google.slow_down(std::time::Duration::from_millis(300));
+        let calls: Vec<_> = [&one, &two]
+            .iter()
+            .flat_map(|app| (0..10).map(|_| app.state.clone()))
+            .map(|state| tokio::spawn(async move { tokens::access_token(&state, id).await }))
+            .collect();
+        let mut got = Vec::new();
+        for call in calls {
+            got.push(call.await.unwrap().expect("a token on either instance"));
+        }
+        assert_eq!(google.refreshes(), 1, "one refresh across both instances");
+        assert!(got.iter().all(|t| t == &got[0]));
+    }
+
+    async fn github_and_slack_grants_are_revoked_their_own_way(backend) {
+        let github = crate::stand_ins::StandIn::github("gho_member-token", Vec::new()).await;
+        let slack = crate::stand_ins::StandIn::slack("xoxp-member-token").await;
+        let env = [
+            ("GITHUB_API_URL", github.base.as_str()),
+            ("GITHUB_CLIENT_ID", "Iv1.stand-in"),
+            ("GITHUB_CLIENT_SECRET", "secret-for-Iv1.stand-in"),
+            ("SLACK_API_URL", slack.base.as_str()),
+        ];
+        let app = TestApp::with_env(backend, &env).await;
+        let (_, token) = app.caller(false, &["write:integrations"]).await;
+
+        // A pasted GitHub token: the account is its login; disconnecting deletes the grant.
+        let (status, body) = send(app.post(&token, CONNECTIONS).json(&json!({"oauth_app_id": "github", "access_token": "gho_member-token"}))).await;
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["connection"]["account_name"], "octocat");
+        let id = body["connection"]["id"].as_str().unwrap().to_owned();
+        let (status, body) = send(app.delete(&token, &format!("{CONNECTIONS}/{id}"))).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["revoked"], true, "{body}");
+        let grant = github.calls().into_iter().find(|c| c.path == "applications/Iv1.stand-in/grant").expect("the grant was deleted");
+        assert_eq!(grant.body["access_token"], "gho_member-token");
+
+        // Slack: auth.revoke with the token itself.
+        let (status, body) = send(app.post(&token, CONNECTIONS).json(&json!({"oauth_app_id": "slack", "access_token": "xoxp-member-token"}))).await;
+        assert_eq!(status, 201, "{body}");
+        let id = body["connection"]["id"].as_str().unwrap().to_owned();
+        let (status, body) = send(app.delete(&token, &format!("{CONNECTIONS}/{id}"))).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["revoked"], true, "{body}");
+        assert!(slack.calls().iter().any(|c| c.path == "auth.revoke"));
+
+        // ClickUp offers no revocation: the tokens are forgotten, and the answer says so.
+        let (_, body) = send(app.post(&token, CONNECTIONS).json(&json!({"oauth_app_id": "clickup", "access_token": "pk_clickup"}))).await;
+        let id = body["connection"]["id"].as_str().unwrap().to_owned();
+        let (status, body) = send(app.delete(&token, &format!("{CONNECTIONS}/{id}"))).await;
+        assert_eq!(status, 200);
+        assert_eq!((body["revoked"].clone(), body["revocation_error"].clone()), (json!(false), Value::Null), "{body}");
+        let (_, list) = send(app.get(&token, CONNECTIONS)).await;
+        assert_eq!(list["connections"], json!([]));
+    }
 }

@@ -1,5 +1,6 @@
 //! Local stand-ins for the providers' APIs, on 127.0.0.1, speaking their real protocols:
-//! GitHub's REST API (repository, paged issue list with `Link` headers) and Slack's Web API
+//! GitHub's REST API (repository, paged issue list with `Link` headers, the user, an OAuth
+//! app's grant deletion) and Slack's Web API
 //! (`auth.test`, `auth.revoke`, `chat.postMessage`, each checking the bearer token).
 
 use std::{
@@ -69,7 +70,12 @@ impl StandIn {
     pub async fn github(token: &str, issues: Vec<Value>) -> Self {
         let router = Router::new()
             .route("/repos/{owner}/{repo}", get(github_repo))
-            .route("/repos/{owner}/{repo}/issues", get(github_issues));
+            .route("/repos/{owner}/{repo}/issues", get(github_issues))
+            .route("/user", get(github_user))
+            .route(
+                "/applications/{client_id}/grant",
+                axum::routing::delete(github_delete_grant),
+            );
         let stand_in = Self::serve(router, token).await;
         stand_in.inner.lock().unwrap().issues = issues;
         stand_in
@@ -187,6 +193,61 @@ async fn github_issues(
         response.headers_mut().insert("link", next.parse().unwrap());
     }
     response
+}
+
+/// `GET /user`: the authenticated user (the login only matters here).
+async fn github_user(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap) -> Response {
+    record(&inner, "user", Default::default(), Value::Null);
+    if bearer(&headers) != inner.lock().unwrap().token {
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({"message": "Bad credentials"})),
+        )
+            .into_response();
+    }
+    axum::Json(json!({"login": "octocat", "id": 583231, "type": "User"})).into_response()
+}
+
+/// `DELETE /applications/{client_id}/grant`: an OAuth app deletes a user's grant, with the
+/// app's basic auth and `{"access_token": …}` (204; 404 for an unknown token; 401 for bad
+/// client credentials). The basic auth's `client_id:secret` must be `{client_id}:` + the
+/// stand-in's token's "client secret", which tests set as `secret-for-{client_id}`.
+async fn github_delete_grant(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path(client_id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    use base64::{Engine, engine::general_purpose::STANDARD};
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    record(
+        &inner,
+        &format!("applications/{client_id}/grant"),
+        Default::default(),
+        body.clone(),
+    );
+    let basic = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|v| STANDARD.decode(v).ok())
+        .and_then(|v| String::from_utf8(v).ok())
+        .unwrap_or_default();
+    if basic != format!("{client_id}:secret-for-{client_id}") {
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({"message": "Bad credentials"})),
+        )
+            .into_response();
+    }
+    if body["access_token"] != inner.lock().unwrap().token.as_str() {
+        return (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"message": "Not Found"})),
+        )
+            .into_response();
+    }
+    StatusCode::NO_CONTENT.into_response()
 }
 
 async fn slack_method(
