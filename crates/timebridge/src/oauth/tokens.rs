@@ -233,6 +233,22 @@ async fn release(app: &AppState, id: Uuid, owner: &str) -> Result<(), DbErr> {
     Ok(())
 }
 
+/// Treats the connection's access token as expired, so the next use refreshes it: for a
+/// provider that refused it before its time (revoked, rotated elsewhere).
+pub async fn expire(app: &AppState, id: Uuid) -> Result<(), DbErr> {
+    let _turn = app.db.write_turn().await;
+    connection::Entity::update_many()
+        .col_expr(
+            Column::ExpiresAt,
+            Expr::val(Some(time::now() - Duration::seconds(1))),
+        )
+        .filter(Column::Id.eq(id))
+        .filter(Column::RefreshToken.is_not_null())
+        .exec(app.db.conn())
+        .await?;
+    Ok(())
+}
+
 /// Records that the connection was used (at most once a minute, to spare writes).
 async fn touch(app: &AppState, id: Uuid) -> Result<(), DbErr> {
     let now = time::now();

@@ -411,4 +411,36 @@ both! {
         assert_eq!(imported, 5, "each event imported by exactly one of the syncs");
         assert_eq!(entries(&s, &token).await.len(), 5);
     }
+
+    async fn a_token_google_refuses_is_refreshed_once_and_a_dead_grant_asks_to_reconnect(backend) {
+        let s = setup(backend).await;
+        let member = s.app.member(false, timebridge::directory::Plan::Enterprise).await;
+        let token = s.app.token(&member, SCOPES).await;
+        s.oauth.add_refresh_token("1//0live");
+        // An access token Google no longer takes, well before its stated expiry.
+        let (status, body) = send(s.app.post(&token, "/api/v1/integration/oauth/connections").json(&json!({
+            "oauth_app_id": "google", "access_token": "stale-token", "refresh_token": "1//0live", "expires_in": 3600
+        }))).await;
+        assert_eq!(status, 201, "{body}");
+        configure(&s, &token, json!({"sync_direction": "import"})).await;
+        s.calendar.add_event("primary", timed("Call", day(1, 9), day(1, 10)));
+        assert_eq!(sync(&s, &token).await["imported"], 1);
+        assert_eq!(s.oauth.refreshes(), 1);
+        let bearers: Vec<String> = s.calendar.requests().iter().map(|r| r.bearer.clone()).collect();
+        assert_eq!(bearers[0], "stale-token");
+        assert!(bearers[1].starts_with("ya29."), "{bearers:?}");
+
+        // The member revoked the grant at Google: the refresh is refused, and the sync says so.
+        s.oauth.revoke_all();
+        let (_, body) = send(s.app.post(&token, "/api/v1/integration/oauth/connections").json(&json!({
+            "oauth_app_id": "google", "access_token": "stale-again", "refresh_token": "1//0revoked", "expires_in": 3600
+        }))).await;
+        assert_eq!(body["connection"]["status"], "active");
+        let (status, reply) = send(s.app.post(&token, "/api/integrations/google/sync")).await;
+        assert_eq!(status, 200);
+        assert_eq!(reply["ok"], false, "{reply}");
+        assert!(reply["error"].as_str().unwrap().contains("connect Google again"), "{reply}");
+        let (_, connections) = send(s.app.get(&token, "/api/v1/integration/oauth/connections")).await;
+        assert_eq!(connections["connections"][0]["status"], "needs_reauth", "{connections}");
+    }
 }

@@ -79,6 +79,7 @@ impl<'a> Calendar<'a> {
     ) -> Result<Value, CallError> {
         let mut wait = self.app.config.connectors.google_calendar_backoff;
         let mut last = String::new();
+        let mut refreshed = false;
         for attempt in 1..=TRIES {
             let token = tokens::access_token(self.app, self.connection)
                 .await
@@ -115,6 +116,21 @@ impl<'a> Calendar<'a> {
                 .to_owned();
             match status {
                 200..=299 => return Ok(json),
+                // Google no longer takes the access token (revoked, or expired early): refresh
+                // it once and try again. A refresh Google refuses marks the connection
+                // `needs_reauth`.
+                401 if !refreshed => {
+                    refreshed = true;
+                    tokens::expire(self.app, self.connection)
+                        .await
+                        .map_err(|e| CallError::Token(e.into()))?;
+                    continue;
+                }
+                401 => {
+                    return Err(CallError::Failed(
+                        "Google Calendar refused a freshly refreshed token".into(),
+                    ));
+                }
                 404 => return Err(CallError::NotFound),
                 409 => return Err(CallError::Duplicate),
                 410 => return Err(CallError::Gone),
