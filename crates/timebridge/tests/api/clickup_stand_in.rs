@@ -1,0 +1,1584 @@
+//! A stand-in for the ClickUp API v2 on 127.0.0.1, speaking the protocol as ClickUp documents it
+//! (https://developer.clickup.com/reference and https://developer.clickup.com/docs). `base` plays
+//! `https://api.clickup.com/api/v2`:
+//!
+//! - `POST /oauth/token` with `client_id`, `client_secret` and `code` as query parameters (as
+//!   documented; a form or JSON body is accepted too): `{"access_token": …}`. ClickUp's access
+//!   tokens do not expire and come without a refresh token. Codes are granted by the test and
+//!   are single use.
+//! - `GET /team` (the authorized Workspaces), `GET /team/{team_id}/space`,
+//!   `GET /space/{space_id}/folder`, `GET /folder/{folder_id}/list`, `GET /space/{space_id}/list`
+//!   (folderless lists), each honouring `archived`.
+//! - `GET /list/{list_id}/task`: 100 tasks a page (`page` from 0) with `last_page`; honours
+//!   `archived`, `include_closed`, `subtasks`, `statuses[]`, `date_updated_gt|lt`,
+//!   `date_created_gt|lt`, `order_by` (`created`, `updated`, `id`) and `reverse`.
+//! - `POST /list/{list_id}/task` (JSON): creates a task; `GET /task/{task_id}`.
+//!
+//! Every request but the token exchange needs `Authorization: <token>` (raw, as ClickUp wants
+//! it; `Bearer <token>` is accepted too). A missing header is `400 OAUTH_017`, an unknown or
+//! revoked token `401 OAUTH_025`; errors are ClickUp's `{"err", "ECODE"}` bodies, answers carry
+//! `X-RateLimit-Limit|Remaining|Reset`. Tests can rate-limit (429 `APP_002`), fail the next
+//! requests, and lose a task creation's response after storing the task (502).
+//!
+//! Deliberate simplifications (ClickUp's real behaviour is richer or undocumented):
+//! - ECODEs ClickUp does not document are representative, not verified: the token exchange's
+//!   (`OAUTH_019` unknown client, `OAUTH_014` bad code), the `ITEM_0xx` of unknown spaces,
+//!   folders, lists and tasks (answered 404; ClickUp sometimes answers 401 for things the token
+//!   cannot see) and `INPUT_0xx` for bad priorities.
+//! - Every token sees every Workspace; the rate-limit window is the stand-in's, not per token,
+//!   and it never limits on its own (`X-RateLimit-Remaining` stops at 1) — only
+//!   `rate_limit_next` answers 429.
+//! - Statuses live on the space (no list overrides): `to do` (open), `in progress` (custom),
+//!   `complete` (closed). A folderless list's hidden folder gets the id `{space_id}0`.
+//! - Tasks are listed oldest first (ClickUp does not document its base order); descriptions
+//!   are stored as sent (Markdown is not rendered to rich text).
+
+use std::{
+    collections::HashSet,
+    sync::{Arc, Mutex},
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use axum::{
+    Router,
+    body::Bytes,
+    extract::{Path, RawQuery, State},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, Uri},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use tokio::sync::oneshot;
+
+pub const CLIENT_ID: &str = "QK3L9YV2T8WZJH0RX5CM1NB7DF4GPSA6";
+pub const CLIENT_SECRET: &str = "C9R2XW7KQJ4M8T1VZ6HN3B0YPLF5DSGA2E7UQ9WK4R8T1XMZ6VNJ3HB0CLYPSFDG";
+
+/// The requests-per-minute a token gets on ClickUp's Free Forever, Unlimited and Business plans.
+const RATE_LIMIT: u64 = 100;
+/// Tasks per page of `GET /list/{list_id}/task`, whatever is asked for.
+const PAGE_SIZE: usize = 100;
+
+/// One request the stand-in received.
+#[derive(Clone, Debug)]
+pub struct ClickUpRequest {
+    pub method: String,
+    /// The path as sent, relative to `base`, e.g. `/list/901/task`.
+    pub path: String,
+    /// The query pairs, decoded, in order (repeated keys repeat).
+    pub query: Vec<(String, String)>,
+    /// The `Authorization` header as sent, `""` without one.
+    pub authorization: String,
+    /// The JSON body, `Null` without one (a form body becomes an object of strings; anything
+    /// else is kept as a string).
+    pub body: Value,
+}
+
+struct List {
+    space_id: String,
+    folder_id: Option<String>,
+    id: String,
+    name: String,
+    orderindex: usize,
+}
+
+#[derive(Default)]
+struct Inner {
+    codes: HashSet<String>,
+    tokens: HashSet<String>,
+    issued: u64,
+    /// `(id, name)`.
+    teams: Vec<(String, String)>,
+    /// `(team_id, id, name)`.
+    spaces: Vec<(String, String, String)>,
+    /// `(space_id, id, name)`.
+    folders: Vec<(String, String, String)>,
+    lists: Vec<List>,
+    /// `(list_id, task)`.
+    tasks: Vec<(String, Value)>,
+    requests: Vec<ClickUpRequest>,
+    created: usize,
+    rate_limited: usize,
+    rate_reset_in: u64,
+    failing: usize,
+    fail_status: u16,
+    lose_next_create: bool,
+    /// Start of the current rate-limit window (Unix seconds) and the requests counted in it.
+    window: (u64, u64),
+    last_stamp: u64,
+}
+
+type Shared = Arc<Mutex<Inner>>;
+
+/// The ClickUp API stand-in; stops when dropped.
+pub struct ClickUp {
+    pub base: String,
+    inner: Shared,
+    _stop: oneshot::Sender<()>,
+}
+
+impl ClickUp {
+    pub async fn start() -> Self {
+        let inner = Shared::default();
+        let router = Router::new()
+            .route("/oauth/token", post(token))
+            .route("/team", get(teams))
+            .route("/team/{team_id}/space", get(spaces))
+            .route("/space/{space_id}/folder", get(folders))
+            .route("/space/{space_id}/list", get(folderless_lists))
+            .route("/folder/{folder_id}/list", get(folder_lists))
+            .route("/list/{list_id}/task", get(list_tasks).post(create_task))
+            .route("/task/{task_id}", get(get_task))
+            .fallback(fallback)
+            .with_state(inner.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        Self {
+            base: format!("http://{addr}"),
+            inner,
+            _stop: tx,
+        }
+    }
+
+    /// The settings that point a server at this stand-in with its OAuth app.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("CLICKUP_API_URL", self.base.clone()),
+            ("CLICKUP_CLIENT_ID", CLIENT_ID.to_owned()),
+            ("CLICKUP_CLIENT_SECRET", CLIENT_SECRET.to_owned()),
+        ]
+    }
+
+    /// What ClickUp's consent page does: the next token exchange with `code` succeeds, once.
+    pub fn grant_code(&self, code: &str) {
+        self.inner.lock().unwrap().codes.insert(code.to_owned());
+    }
+
+    /// A token valid as if exchanged (e.g. a pasted personal `pk_…` token).
+    pub fn issue_token(&self, token: &str) {
+        self.inner.lock().unwrap().tokens.insert(token.to_owned());
+    }
+
+    /// The member removed the app (or regenerated their token): every token answers 401.
+    pub fn revoke_tokens(&self) {
+        self.inner.lock().unwrap().tokens.clear();
+    }
+
+    pub fn add_team(&self, id: &str, name: &str) {
+        let mut state = self.inner.lock().unwrap();
+        assert!(
+            !state.teams.iter().any(|(t, _)| t == id),
+            "team {id} exists"
+        );
+        state.teams.push((id.to_owned(), name.to_owned()));
+    }
+
+    pub fn add_space(&self, team_id: &str, id: &str, name: &str) {
+        let mut state = self.inner.lock().unwrap();
+        assert!(
+            state.teams.iter().any(|(t, _)| t == team_id),
+            "no team {team_id}"
+        );
+        assert!(state.space(id).is_none(), "space {id} exists");
+        state
+            .spaces
+            .push((team_id.to_owned(), id.to_owned(), name.to_owned()));
+    }
+
+    pub fn add_folder(&self, space_id: &str, id: &str, name: &str) {
+        let mut state = self.inner.lock().unwrap();
+        assert!(state.space(space_id).is_some(), "no space {space_id}");
+        assert!(state.folder(id).is_none(), "folder {id} exists");
+        state
+            .folders
+            .push((space_id.to_owned(), id.to_owned(), name.to_owned()));
+    }
+
+    /// A list in a folder of the space, or folderless with `None`.
+    pub fn add_list(&self, space_id: &str, folder_id: Option<&str>, id: &str, name: &str) {
+        let mut state = self.inner.lock().unwrap();
+        assert!(state.space(space_id).is_some(), "no space {space_id}");
+        if let Some(folder) = folder_id {
+            let (space, _, _) = state.folder(folder).expect("no such folder");
+            assert_eq!(space, space_id, "folder {folder} is in another space");
+        }
+        assert!(state.list(id).is_none(), "list {id} exists");
+        let orderindex = state
+            .lists
+            .iter()
+            .filter(|l| l.space_id == space_id && l.folder_id.as_deref() == folder_id)
+            .count();
+        state.lists.push(List {
+            space_id: space_id.to_owned(),
+            folder_id: folder_id.map(str::to_owned),
+            id: id.to_owned(),
+            name: name.to_owned(),
+            orderindex,
+        });
+    }
+
+    /// Adds a task as if created in ClickUp's UI. `task` takes Create Task's fields (`name`,
+    /// `description`, `status` as a name, `priority` 1–4, `tags` as names, `due_date` in ms…)
+    /// and any Task field to set as is (`id`, `custom_id`, `date_updated`, `parent`,
+    /// `archived`, `status` as an object…); the rest is filled in. Returns the id.
+    pub fn add_task(&self, list_id: &str, task: Value) -> String {
+        let mut state = self.inner.lock().unwrap();
+        assert!(state.list(list_id).is_some(), "no list {list_id}");
+        let mut built = state
+            .build_task(list_id, &task)
+            .unwrap_or_else(|(_, err, _)| panic!("task refused: {err}"));
+        let fields = built.as_object_mut().unwrap();
+        for (key, value) in task.as_object().expect("a task is a JSON object") {
+            let transformed = matches!(
+                key.as_str(),
+                "description"
+                    | "markdown_description"
+                    | "assignees"
+                    | "notify_all"
+                    | "links_to"
+                    | "check_required_custom_fields"
+            ) || (key == "status" && value.is_string())
+                || (key == "priority" && value.is_number())
+                || (key == "tags" && value[0].is_string())
+                || (["due_date", "start_date"].contains(&key.as_str()) && value.is_number());
+            if !transformed {
+                fields.insert(key.clone(), value.clone());
+            }
+        }
+        if let Some(id) = task["id"].as_str() {
+            assert!(state.task(id).is_none(), "task {id} exists");
+            built["url"] = json!(format!("https://app.clickup.com/t/{id}"));
+        }
+        let id = built["id"].as_str().expect("a task id").to_owned();
+        state.tasks.push((list_id.to_owned(), built));
+        id
+    }
+
+    /// Every task of the list (archived and closed ones too), oldest first.
+    pub fn tasks(&self, list_id: &str) -> Vec<Value> {
+        let state = self.inner.lock().unwrap();
+        state
+            .tasks
+            .iter()
+            .filter(|(l, _)| l == list_id)
+            .map(|(_, t)| t.clone())
+            .collect()
+    }
+
+    /// Successful `POST /list/{list_id}/task`s (a lost response counts).
+    pub fn created(&self) -> usize {
+        self.inner.lock().unwrap().created
+    }
+
+    /// Every request, in order.
+    pub fn requests(&self) -> Vec<ClickUpRequest> {
+        self.inner.lock().unwrap().requests.clone()
+    }
+
+    /// Requests with this method whose path starts with `path_prefix`.
+    pub fn count(&self, method: &str, path_prefix: &str) -> usize {
+        self.requests()
+            .iter()
+            .filter(|r| r.method.eq_ignore_ascii_case(method) && r.path.starts_with(path_prefix))
+            .count()
+    }
+
+    /// The next `n` requests (any endpoint) answer `429 APP_002` with
+    /// `X-RateLimit-Reset` `reset_in_secs` from now, without doing anything.
+    pub fn rate_limit_next(&self, n: usize, reset_in_secs: u64) {
+        let mut state = self.inner.lock().unwrap();
+        state.rate_limited = n;
+        state.rate_reset_in = reset_in_secs;
+    }
+
+    /// The next `n` requests (any endpoint) answer `status` with a ClickUp error body, without
+    /// doing anything.
+    pub fn fail_next(&self, n: usize, status: u16) {
+        assert!(
+            StatusCode::from_u16(status).is_ok_and(|s| s.is_client_error() || s.is_server_error())
+        );
+        let mut state = self.inner.lock().unwrap();
+        state.failing = n;
+        state.fail_status = status;
+    }
+
+    /// The next task creation is stored, but answered `502 Bad Gateway` (the gateway's page).
+    pub fn lose_next_create_response(&self) {
+        self.inner.lock().unwrap().lose_next_create = true;
+    }
+}
+
+/// ClickUp's `X-Signature` for a webhook body: lowercase hex HMAC-SHA256 under the webhook's
+/// secret.
+pub fn sign(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(body);
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A `taskStatusUpdated` webhook body as ClickUp sends it
+/// (https://developer.clickup.com/docs/webhooktaskpayloads), for a status change made by the
+/// member in the UI. Statuses are read as the stand-in's defaults (`to do`, `in progress`,
+/// `complete`; `closed`/`done` are closed/done, any other name is custom).
+pub fn task_status_updated_payload(
+    webhook_id: &str,
+    task_id: &str,
+    before: &str,
+    after: &str,
+) -> Value {
+    let after_status = status_object(after);
+    json!({
+        "event": "taskStatusUpdated",
+        "history_items": [{
+            "id": format!("28007873263923{:05}", rand::random::<u16>()),
+            "type": 1,
+            "date": now_ms().to_string(),
+            "field": "status",
+            "parent_id": "162641062",
+            "data": {"status_type": after_status["type"]},
+            "source": null,
+            "user": {
+                "id": USER_ID,
+                "username": USERNAME,
+                "email": EMAIL,
+                "color": "#7b68ee",
+                "initials": "AL",
+                "profilePicture": null,
+            },
+            "before": status_object(before),
+            "after": after_status,
+        }],
+        "task_id": task_id,
+        "webhook_id": webhook_id,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shapes
+
+const USER_ID: u64 = 183;
+const USERNAME: &str = "Ada Lovelace";
+const EMAIL: &str = "ada@example.com";
+
+fn user() -> Value {
+    json!({
+        "id": USER_ID,
+        "username": USERNAME,
+        "email": EMAIL,
+        "color": "#7b68ee",
+        "profilePicture": null,
+    })
+}
+
+/// The space's statuses: `(name, type, color)` in order.
+const STATUSES: &[(&str, &str, &str)] = &[
+    ("to do", "open", "#d3d3d3"),
+    ("in progress", "custom", "#4194f6"),
+    ("complete", "closed", "#6bc950"),
+];
+
+fn status_object(name: &str) -> Value {
+    let name = name.to_lowercase();
+    if let Some(i) = STATUSES.iter().position(|(n, _, _)| *n == name) {
+        let (n, kind, color) = STATUSES[i];
+        return json!({"status": n, "color": color, "type": kind, "orderindex": i});
+    }
+    match name.as_str() {
+        "closed" => json!({"status": name, "color": "#6bc950", "type": "closed", "orderindex": 3}),
+        "done" => json!({"status": name, "color": "#008844", "type": "done", "orderindex": 2}),
+        _ => json!({"status": name, "color": "#7c4dff", "type": "custom", "orderindex": 1}),
+    }
+}
+
+fn priority_object(priority: u64) -> Value {
+    let (name, color) = match priority {
+        1 => ("urgent", "#f50000"),
+        2 => ("high", "#ffcc00"),
+        3 => ("normal", "#6fddff"),
+        _ => ("low", "#d8d8d8"),
+    };
+    json!({"id": priority.to_string(), "priority": name, "color": color, "orderindex": priority.to_string()})
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+fn now_secs() -> u64 {
+    now_ms() / 1000
+}
+
+/// A task id as ClickUp makes them now: `86` and seven base-36 characters.
+fn new_task_id() -> String {
+    const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let tail: String = (0..7)
+        .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)
+        .collect();
+    format!("86{tail}")
+}
+
+type Failure = (StatusCode, &'static str, &'static str);
+
+impl Inner {
+    fn space(&self, id: &str) -> Option<&(String, String, String)> {
+        self.spaces.iter().find(|(_, s, _)| s == id)
+    }
+
+    fn folder(&self, id: &str) -> Option<&(String, String, String)> {
+        self.folders.iter().find(|(_, f, _)| f == id)
+    }
+
+    fn list(&self, id: &str) -> Option<&List> {
+        self.lists.iter().find(|l| l.id == id)
+    }
+
+    fn task(&self, id: &str) -> Option<usize> {
+        self.tasks.iter().position(|(_, t)| t["id"] == id)
+    }
+
+    /// A `date_*` stamp in ms, strictly later than the previous one.
+    fn stamp(&mut self) -> u64 {
+        let stamp = now_ms().max(self.last_stamp + 1);
+        self.last_stamp = stamp;
+        stamp
+    }
+
+    fn team_json(&self, id: &str, name: &str) -> Value {
+        json!({
+            "id": id,
+            "name": name,
+            "color": "#7B68EE",
+            "avatar": null,
+            "members": [{"user": {
+                "id": USER_ID,
+                "username": USERNAME,
+                "email": EMAIL,
+                "color": "#7b68ee",
+                "profilePicture": null,
+                "initials": "AL",
+                "role": 1,
+                "custom_role": null,
+                "last_active": "1764579600000",
+                "date_joined": "1701388800000",
+                "date_invited": "1701388800000",
+            }}],
+        })
+    }
+
+    fn space_json(&self, id: &str, name: &str) -> Value {
+        let statuses: Vec<Value> = STATUSES
+            .iter()
+            .enumerate()
+            .map(|(i, (status, kind, color))| {
+                json!({"id": format!("p{id}_{i}"), "status": status, "type": kind, "orderindex": i, "color": color})
+            })
+            .collect();
+        json!({
+            "id": id,
+            "name": name,
+            "color": null,
+            "private": false,
+            "avatar": null,
+            "admin_can_manage": false,
+            "statuses": statuses,
+            "multiple_assignees": true,
+            "features": {
+                "due_dates": {"enabled": true, "start_date": true, "remap_due_dates": false, "remap_closed_due_date": false},
+                "sprints": {"enabled": false},
+                "time_tracking": {"enabled": true, "harvest": false, "rollup": false},
+                "points": {"enabled": false},
+                "custom_items": {"enabled": false},
+                "priorities": {"enabled": true, "priorities": [
+                    priority_object(1), priority_object(2), priority_object(3), priority_object(4),
+                ]},
+                "tags": {"enabled": true},
+                "check_unresolved": {"enabled": true, "subtasks": null, "checklists": null, "comments": null},
+                "time_estimates": {"enabled": true, "rollup": false, "per_assignee": false},
+                "milestones": {"enabled": false},
+                "custom_fields": {"enabled": true},
+                "remap_dependencies": {"enabled": true},
+                "dependency_warning": {"enabled": true},
+                "status_pies": {"enabled": false},
+                "multiple_assignees": {"enabled": true},
+                "emails": {"enabled": true},
+            },
+            "archived": false,
+        })
+    }
+
+    fn task_count(&self, list_id: &str) -> usize {
+        self.tasks.iter().filter(|(l, _)| l == list_id).count()
+    }
+
+    /// The `folder` of a list: its folder, or the space's hidden one.
+    fn list_folder(&self, list: &List) -> Value {
+        match &list.folder_id {
+            Some(folder) => {
+                let (_, id, name) = self.folder(folder).unwrap();
+                json!({"id": id, "name": name, "hidden": false, "access": true})
+            }
+            None => {
+                json!({"id": format!("{}0", list.space_id), "name": "hidden", "hidden": true, "access": true})
+            }
+        }
+    }
+
+    fn list_json(&self, list: &List) -> Value {
+        let (_, space_id, space_name) = self.space(&list.space_id).unwrap();
+        json!({
+            "id": list.id,
+            "name": list.name,
+            "orderindex": list.orderindex,
+            "content": "",
+            "status": null,
+            "priority": null,
+            "assignee": null,
+            "task_count": self.task_count(&list.id),
+            "due_date": null,
+            "start_date": null,
+            "folder": self.list_folder(list),
+            "space": {"id": space_id, "name": space_name, "access": true},
+            "archived": false,
+            "override_statuses": false,
+            "permission_level": "create",
+        })
+    }
+
+    fn folder_json(&self, index: usize) -> Value {
+        let (space_id, id, name) = &self.folders[index];
+        let (_, _, space_name) = self.space(space_id).unwrap();
+        let lists: Vec<&List> = self
+            .lists
+            .iter()
+            .filter(|l| l.folder_id.as_deref() == Some(id.as_str()))
+            .collect();
+        let count: usize = lists.iter().map(|l| self.task_count(&l.id)).sum();
+        let orderindex = self.folders[..index]
+            .iter()
+            .filter(|(s, _, _)| s == space_id)
+            .count();
+        json!({
+            "id": id,
+            "name": name,
+            "orderindex": orderindex,
+            "override_statuses": false,
+            "hidden": false,
+            "space": {"id": space_id, "name": space_name},
+            "task_count": count.to_string(),
+            "archived": false,
+            "statuses": [],
+            "lists": lists.iter().map(|l| self.list_json(l)).collect::<Vec<_>>(),
+            "permission_level": "create",
+        })
+    }
+
+    /// A task from Create Task's fields, or the error ClickUp answers.
+    fn build_task(&mut self, list_id: &str, input: &Value) -> Result<Value, Failure> {
+        let Some(fields) = input.as_object() else {
+            return Err((StatusCode::BAD_REQUEST, "Task name invalid", "INPUT_005"));
+        };
+        let name = match fields.get("name") {
+            Some(Value::String(name))
+                if !name.trim().is_empty() && name.chars().count() <= 2048 =>
+            {
+                name.clone()
+            }
+            _ => return Err((StatusCode::BAD_REQUEST, "Task name invalid", "INPUT_005")),
+        };
+        let status = match fields.get("status") {
+            None | Some(Value::Null) => status_object(STATUSES[0].0),
+            Some(Value::String(s)) => {
+                let s = s.to_lowercase();
+                if !STATUSES.iter().any(|(n, _, _)| *n == s) {
+                    return Err((StatusCode::BAD_REQUEST, "Status not found", "CRTSK_001"));
+                }
+                status_object(&s)
+            }
+            Some(other @ Value::Object(_)) => other.clone(),
+            Some(_) => return Err((StatusCode::BAD_REQUEST, "Status not found", "CRTSK_001")),
+        };
+        let priority = match fields.get("priority") {
+            None | Some(Value::Null) => Value::Null,
+            Some(p) => match p.as_u64() {
+                Some(p @ 1..=4) => priority_object(p),
+                _ => {
+                    return Err((StatusCode::BAD_REQUEST, "Priority invalid", "INPUT_018"));
+                }
+            },
+        };
+        let tags: Vec<Value> = fields
+            .get("tags")
+            .and_then(Value::as_array)
+            .map(|tags| {
+                tags.iter()
+                    .filter_map(Value::as_str)
+                    .map(|t| json!({"name": t.to_lowercase(), "tag_fg": "#800000", "tag_bg": "#800000", "creator": USER_ID}))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let assignees: Vec<Value> = fields
+            .get("assignees")
+            .and_then(Value::as_array)
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(Value::as_u64)
+                    .map(|id| {
+                        let mut u = user();
+                        u["id"] = json!(id);
+                        u["initials"] = json!("AL");
+                        u
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let description = fields
+            .get("markdown_description")
+            .or_else(|| fields.get("description"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let ms = |key: &str| match fields.get(key) {
+            Some(Value::Number(n)) => json!(n.to_string()),
+            Some(Value::String(s)) => json!(s),
+            _ => Value::Null,
+        };
+        let list = self.list(list_id).expect("a list");
+        let list_ref = json!({"id": list.id, "name": list.name, "access": true});
+        let folder = self.list_folder(list);
+        let space = json!({"id": list.space_id});
+        let stamp = self.stamp().to_string();
+        let closed = matches!(status["type"].as_str(), Some("closed" | "done"));
+        let mut id = new_task_id();
+        while self.task(&id).is_some() {
+            id = new_task_id();
+        }
+        let order = self.tasks.len() + 1;
+        Ok(json!({
+            "id": id,
+            "custom_id": null,
+            "custom_item_id": 0,
+            "name": name,
+            "text_content": description,
+            "description": description,
+            "status": status,
+            "orderindex": format!("{order}.00000000000000000000000000000000"),
+            "date_created": stamp,
+            "date_updated": stamp,
+            "date_closed": if closed { json!(stamp) } else { Value::Null },
+            "date_done": if closed { json!(stamp) } else { Value::Null },
+            "archived": false,
+            "creator": user(),
+            "assignees": assignees,
+            "group_assignees": [],
+            "watchers": [user()],
+            "checklists": [],
+            "tags": tags,
+            "parent": fields.get("parent").cloned().unwrap_or(Value::Null),
+            "top_level_parent": fields.get("parent").cloned().unwrap_or(Value::Null),
+            "priority": priority,
+            "due_date": ms("due_date"),
+            "start_date": ms("start_date"),
+            "points": fields.get("points").cloned().unwrap_or(Value::Null),
+            "time_estimate": fields.get("time_estimate").cloned().unwrap_or(Value::Null),
+            "time_spent": 0,
+            "custom_fields": [],
+            "dependencies": [],
+            "linked_tasks": [],
+            "locations": [],
+            "team_id": self.spaces.iter().find(|(_, s, _)| *s == space["id"]).map(|(t, _, _)| t.clone()),
+            "url": format!("https://app.clickup.com/t/{id}"),
+            "sharing": {"public": false, "public_share_expires_on": null, "public_fields": [], "token": null, "seo_optimized": false},
+            "permission_level": "create",
+            "list": list_ref,
+            "project": folder,
+            "folder": folder,
+            "space": space,
+            "attachments": [],
+        }))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Answers
+
+fn clickup_error(status: StatusCode, err: &str, ecode: &str) -> Response {
+    (status, axum::Json(json!({"err": err, "ECODE": ecode}))).into_response()
+}
+
+fn failure((status, err, ecode): Failure) -> Response {
+    clickup_error(status, err, ecode)
+}
+
+fn not_found(kind: &str, ecode: &str) -> Response {
+    clickup_error(StatusCode::NOT_FOUND, &format!("{kind} not found"), ecode)
+}
+
+fn team_not_authorized() -> Response {
+    clickup_error(StatusCode::UNAUTHORIZED, "Team not authorized", "OAUTH_027")
+}
+
+/// Adds the rate-limit headers ClickUp sends on every answer.
+fn with_rate_headers(mut response: Response, remaining: u64, reset: u64) -> Response {
+    let headers = response.headers_mut();
+    headers.insert("x-ratelimit-limit", HeaderValue::from(RATE_LIMIT));
+    headers.insert("x-ratelimit-remaining", HeaderValue::from(remaining));
+    headers.insert("x-ratelimit-reset", HeaderValue::from(reset));
+    response
+}
+
+/// Records the request, then answers a pending rate limit or failure and (unless `public`) a
+/// missing or unknown token. `Ok` carries the parsed query and body.
+#[allow(clippy::result_large_err)]
+fn admit(
+    inner: &Shared,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    raw_query: Option<String>,
+    body: &Bytes,
+    public: bool,
+) -> Result<(Vec<(String, String)>, Value), Response> {
+    let query: Vec<(String, String)> =
+        form_urlencoded::parse(raw_query.unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    let authorization = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let is_form = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let parsed = if body.is_empty() {
+        Value::Null
+    } else if is_form {
+        Value::Object(
+            form_urlencoded::parse(body)
+                .into_owned()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect(),
+        )
+    } else {
+        serde_json::from_slice(body)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
+    };
+    let mut state = inner.lock().unwrap();
+    state.requests.push(ClickUpRequest {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+        query: query.clone(),
+        authorization: authorization.clone(),
+        body: parsed.clone(),
+    });
+    let now = now_secs();
+    if now >= state.window.0 + 60 {
+        state.window = (now, 0);
+    }
+    state.window.1 += 1;
+    let reset = state.window.0 + 60;
+    let remaining = RATE_LIMIT.saturating_sub(state.window.1).max(1);
+    if state.rate_limited > 0 {
+        state.rate_limited -= 1;
+        let reset = now + state.rate_reset_in;
+        return Err(with_rate_headers(
+            clickup_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Rate limit reached",
+                "APP_002",
+            ),
+            0,
+            reset,
+        ));
+    }
+    if state.failing > 0 {
+        state.failing -= 1;
+        let status = StatusCode::from_u16(state.fail_status).unwrap();
+        let err = status.canonical_reason().unwrap_or("Error");
+        let ecode = match status.as_u16() {
+            429 => "APP_002",
+            s if s >= 500 => "SHD_001",
+            _ => "APP_001",
+        };
+        return Err(with_rate_headers(
+            clickup_error(status, err, ecode),
+            remaining,
+            reset,
+        ));
+    }
+    if !public {
+        let token = authorization
+            .strip_prefix("Bearer ")
+            .unwrap_or(&authorization)
+            .trim();
+        if token.is_empty() {
+            return Err(with_rate_headers(
+                clickup_error(
+                    StatusCode::BAD_REQUEST,
+                    "Authorization header required",
+                    "OAUTH_017",
+                ),
+                remaining,
+                reset,
+            ));
+        }
+        if !state.tokens.contains(token) {
+            return Err(with_rate_headers(
+                clickup_error(StatusCode::UNAUTHORIZED, "Token invalid", "OAUTH_025"),
+                remaining,
+                reset,
+            ));
+        }
+    }
+    Ok((query, parsed))
+}
+
+/// Runs `answer` on the admitted request and puts the rate-limit headers on its response.
+macro_rules! handler {
+    ($name:ident, $public:expr, |$state:ident, $path:ident: $path_ty:ty, $query:ident, $body:ident| $answer:block) => {
+        #[allow(unused_variables, unused_mut)]
+        async fn $name(
+            State(inner): State<Shared>,
+            Path($path): Path<$path_ty>,
+            method: Method,
+            uri: Uri,
+            headers: HeaderMap,
+            RawQuery(raw): RawQuery,
+            body: Bytes,
+        ) -> Response {
+            let ($query, $body) = match admit(&inner, &method, &uri, &headers, raw, &body, $public)
+            {
+                Ok(admitted) => admitted,
+                Err(refusal) => return refusal,
+            };
+            let mut $state = inner.lock().unwrap();
+            let response: Response = $answer;
+            let (window, count) = $state.window;
+            with_rate_headers(
+                response,
+                RATE_LIMIT.saturating_sub(count).max(1),
+                window + 60,
+            )
+        }
+    };
+}
+
+fn param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    query
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn flag(query: &[(String, String)], name: &str) -> bool {
+    param(query, name) == Some("true")
+}
+
+/// Every parameter of the request that is a string (query, then a form or JSON body).
+fn token_params(query: &[(String, String)], body: &Value) -> Vec<(String, String)> {
+    let mut params = query.to_vec();
+    if let Some(fields) = body.as_object() {
+        for (k, v) in fields {
+            if let Some(v) = v.as_str() {
+                params.push((k.clone(), v.to_owned()));
+            }
+        }
+    }
+    params
+}
+
+async fn token(
+    State(inner): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    let (query, body) = match admit(&inner, &method, &uri, &headers, raw, &body, true) {
+        Ok(admitted) => admitted,
+        Err(refusal) => return refusal,
+    };
+    let params = token_params(&query, &body);
+    let mut state = inner.lock().unwrap();
+    let response = if param(&params, "client_id") != Some(CLIENT_ID)
+        || param(&params, "client_secret") != Some(CLIENT_SECRET)
+    {
+        clickup_error(StatusCode::UNAUTHORIZED, "Client not found", "OAUTH_019")
+    } else {
+        match param(&params, "code").map(str::to_owned) {
+            None => clickup_error(StatusCode::BAD_REQUEST, "Code required", "OAUTH_010"),
+            Some(code) if !state.codes.remove(&code) => {
+                clickup_error(StatusCode::BAD_REQUEST, "Code not found", "OAUTH_014")
+            }
+            Some(_) => {
+                state.issued += 1;
+                let seed: u128 = rand::random();
+                let token = format!("{USER_ID}_{seed:032x}{:032x}", state.issued);
+                state.tokens.insert(token.clone());
+                axum::Json(json!({"access_token": token})).into_response()
+            }
+        }
+    };
+    let (window, count) = state.window;
+    with_rate_headers(
+        response,
+        RATE_LIMIT.saturating_sub(count).max(1),
+        window + 60,
+    )
+}
+
+async fn teams(
+    State(inner): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    if let Err(refusal) = admit(&inner, &method, &uri, &headers, raw, &body, false) {
+        return refusal;
+    }
+    let state = inner.lock().unwrap();
+    let teams: Vec<Value> = state
+        .teams
+        .iter()
+        .map(|(id, name)| state.team_json(id, name))
+        .collect();
+    let (window, count) = state.window;
+    with_rate_headers(
+        axum::Json(json!({"teams": teams})).into_response(),
+        RATE_LIMIT.saturating_sub(count).max(1),
+        window + 60,
+    )
+}
+
+handler!(spaces, false, |state, team_id: String, query, body| {
+    if !state.teams.iter().any(|(t, _)| *t == team_id) {
+        team_not_authorized()
+    } else if flag(&query, "archived") {
+        axum::Json(json!({"spaces": []})).into_response()
+    } else {
+        let spaces: Vec<Value> = state
+            .spaces
+            .iter()
+            .filter(|(t, _, _)| *t == team_id)
+            .map(|(_, id, name)| state.space_json(id, name))
+            .collect();
+        axum::Json(json!({"spaces": spaces})).into_response()
+    }
+});
+
+handler!(folders, false, |state, space_id: String, query, body| {
+    if state.space(&space_id).is_none() {
+        not_found("Space", "ITEM_021")
+    } else if flag(&query, "archived") {
+        axum::Json(json!({"folders": []})).into_response()
+    } else {
+        let folders: Vec<Value> = (0..state.folders.len())
+            .filter(|&i| state.folders[i].0 == space_id)
+            .map(|i| state.folder_json(i))
+            .collect();
+        axum::Json(json!({"folders": folders})).into_response()
+    }
+});
+
+handler!(
+    folderless_lists,
+    false,
+    |state, space_id: String, query, body| {
+        if state.space(&space_id).is_none() {
+            not_found("Space", "ITEM_021")
+        } else if flag(&query, "archived") {
+            axum::Json(json!({"lists": []})).into_response()
+        } else {
+            let lists: Vec<Value> = state
+                .lists
+                .iter()
+                .filter(|l| l.space_id == space_id && l.folder_id.is_none())
+                .map(|l| state.list_json(l))
+                .collect();
+            axum::Json(json!({"lists": lists})).into_response()
+        }
+    }
+);
+
+handler!(folder_lists, false, |state,
+                               folder_id: String,
+                               query,
+                               body| {
+    if state.folder(&folder_id).is_none() {
+        not_found("Folder", "ITEM_016")
+    } else if flag(&query, "archived") {
+        axum::Json(json!({"lists": []})).into_response()
+    } else {
+        let lists: Vec<Value> = state
+            .lists
+            .iter()
+            .filter(|l| l.folder_id.as_deref() == Some(folder_id.as_str()))
+            .map(|l| state.list_json(l))
+            .collect();
+        axum::Json(json!({"lists": lists})).into_response()
+    }
+});
+
+/// The ms stamp of a task's `date_*` field.
+fn stamp_of(task: &Value, field: &str) -> u64 {
+    task[field]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+handler!(list_tasks, false, |state, list_id: String, query, body| {
+    if state.list(&list_id).is_none() {
+        not_found("List", "ITEM_015")
+    } else {
+        let page: Option<usize> = match param(&query, "page") {
+            None => Some(0),
+            Some(p) => p.parse().ok(),
+        };
+        match page {
+            None => clickup_error(StatusCode::BAD_REQUEST, "Page invalid", "INPUT_003"),
+            Some(page) => {
+                let archived = flag(&query, "archived");
+                let include_closed = flag(&query, "include_closed");
+                let subtasks = flag(&query, "subtasks");
+                let statuses: Vec<String> = query
+                    .iter()
+                    .filter(|(k, _)| k == "statuses[]" || k == "statuses")
+                    .map(|(_, v)| v.to_lowercase())
+                    .collect();
+                let bound = |name: &str| param(&query, name).and_then(|v| v.parse::<u64>().ok());
+                let bounds = [
+                    (
+                        "date_updated",
+                        bound("date_updated_gt"),
+                        bound("date_updated_lt"),
+                    ),
+                    (
+                        "date_created",
+                        bound("date_created_gt"),
+                        bound("date_created_lt"),
+                    ),
+                ];
+                let mut matching: Vec<&Value> = state
+                    .tasks
+                    .iter()
+                    .filter(|(l, _)| *l == list_id)
+                    .map(|(_, t)| t)
+                    .filter(|t| t["archived"].as_bool().unwrap_or(false) == archived)
+                    .filter(|t| include_closed || t["status"]["type"] != "closed")
+                    .filter(|t| subtasks || t["parent"].is_null())
+                    .filter(|t| {
+                        statuses.is_empty()
+                            || t["status"]["status"]
+                                .as_str()
+                                .is_some_and(|s| statuses.contains(&s.to_lowercase()))
+                    })
+                    .filter(|t| {
+                        bounds.iter().all(|(field, gt, lt)| {
+                            let at = stamp_of(t, field);
+                            gt.is_none_or(|gt| at > gt) && lt.is_none_or(|lt| at < lt)
+                        })
+                    })
+                    .collect();
+                match param(&query, "order_by") {
+                    Some("updated") => matching.sort_by_key(|t| stamp_of(t, "date_updated")),
+                    Some("id") => matching.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str())),
+                    _ => matching.sort_by_key(|t| stamp_of(t, "date_created")),
+                }
+                if flag(&query, "reverse") {
+                    matching.reverse();
+                }
+                let tasks: Vec<Value> = matching
+                    .iter()
+                    .skip(page * PAGE_SIZE)
+                    .take(PAGE_SIZE)
+                    .map(|t| (*t).clone())
+                    .collect();
+                let last_page = (page + 1) * PAGE_SIZE >= matching.len();
+                axum::Json(json!({"tasks": tasks, "last_page": last_page})).into_response()
+            }
+        }
+    }
+});
+
+handler!(create_task, false, |state, list_id: String, query, body| {
+    if state.list(&list_id).is_none() {
+        not_found("List", "ITEM_015")
+    } else {
+        match state.build_task(&list_id, &body) {
+            Err(refused) => failure(refused),
+            Ok(task) => {
+                state.tasks.push((list_id, task.clone()));
+                state.created += 1;
+                if std::mem::take(&mut state.lose_next_create) {
+                    (
+                        StatusCode::BAD_GATEWAY,
+                        [("content-type", "text/html")],
+                        "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n",
+                    )
+                        .into_response()
+                } else {
+                    axum::Json(task).into_response()
+                }
+            }
+        }
+    }
+});
+
+handler!(get_task, false, |state, task_id: String, query, body| {
+    match state.task(&task_id) {
+        Some(index) => axum::Json(state.tasks[index].1.clone()).into_response(),
+        None => not_found("Task", "ITEM_013"),
+    }
+});
+
+async fn fallback(
+    State(inner): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    if let Err(refusal) = admit(&inner, &method, &uri, &headers, raw, &body, false) {
+        return refusal;
+    }
+    clickup_error(StatusCode::NOT_FOUND, "Route not found", "APP_001")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Self-tests
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Client {
+        http: reqwest::Client,
+        base: String,
+        token: String,
+    }
+
+    impl Client {
+        fn new(clickup: &ClickUp, token: &str) -> Self {
+            Self {
+                http: reqwest::Client::new(),
+                base: clickup.base.clone(),
+                token: token.to_owned(),
+            }
+        }
+
+        async fn send(&self, request: reqwest::RequestBuilder) -> (u16, HeaderMap, Value) {
+            let response = request
+                .header("authorization", &self.token)
+                .send()
+                .await
+                .expect("send");
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let text = response.text().await.expect("body");
+            (
+                status,
+                headers,
+                serde_json::from_str(&text).unwrap_or(Value::String(text)),
+            )
+        }
+
+        async fn get(&self, path: &str, query: &[(&str, &str)]) -> (u16, Value) {
+            let (status, _, body) = self
+                .send(self.http.get(format!("{}{path}", self.base)).query(query))
+                .await;
+            (status, body)
+        }
+
+        async fn create(&self, list_id: &str, task: Value) -> (u16, Value) {
+            let url = format!("{}/list/{list_id}/task", self.base);
+            let (status, _, body) = self.send(self.http.post(url).json(&task)).await;
+            (status, body)
+        }
+    }
+
+    fn workspace(clickup: &ClickUp) {
+        clickup.add_team("9011", "Acme");
+        clickup.add_space("9011", "90110001", "Engineering");
+        clickup.add_folder("90110001", "90110002", "Roadmap");
+        clickup.add_list("90110001", Some("90110002"), "901100003", "Sprint 1");
+        clickup.add_list("90110001", None, "901100004", "Inbox");
+    }
+
+    #[tokio::test]
+    async fn clickup_stand_in_token_exchange() {
+        let clickup = ClickUp::start().await;
+        let env = clickup.env();
+        assert_eq!(env[0], ("CLICKUP_API_URL", clickup.base.clone()));
+        assert_eq!(env[1].1, CLIENT_ID);
+        assert_eq!(env[2].1, CLIENT_SECRET);
+        clickup.grant_code("B4F2C7");
+        let http = reqwest::Client::new();
+        let url = format!("{}/oauth/token", clickup.base);
+        let exchange = |code: &str, secret: &str| {
+            http.post(&url)
+                .query(&[
+                    ("client_id", CLIENT_ID),
+                    ("client_secret", secret),
+                    ("code", code),
+                ])
+                .send()
+        };
+
+        let wrong = exchange("B4F2C7", "nope").await.unwrap();
+        assert_eq!(wrong.status(), 401);
+        let body: Value = wrong.json().await.unwrap();
+        assert_eq!(body["ECODE"], "OAUTH_019");
+
+        let ok = exchange("B4F2C7", CLIENT_SECRET).await.unwrap();
+        assert_eq!(ok.status(), 200);
+        assert!(ok.headers().contains_key("x-ratelimit-reset"));
+        let body: Value = ok.json().await.unwrap();
+        let token = body["access_token"].as_str().unwrap().to_owned();
+        assert!(token.starts_with("183_"), "{token}");
+        assert_eq!(body.as_object().unwrap().len(), 1);
+
+        let reused = exchange("B4F2C7", CLIENT_SECRET).await.unwrap();
+        assert_eq!(reused.status(), 400);
+        let body: Value = reused.json().await.unwrap();
+        assert_eq!(body["err"], "Code not found");
+        assert!(body["ECODE"].as_str().unwrap().starts_with("OAUTH_"));
+
+        // A form body works too.
+        clickup.grant_code("F0RM");
+        let form = http
+            .post(&url)
+            .form(&[
+                ("client_id", CLIENT_ID),
+                ("client_secret", CLIENT_SECRET),
+                ("code", "F0RM"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(form.status(), 200);
+
+        // The token works, raw or as a bearer.
+        clickup.add_team("9011", "Acme");
+        let (status, teams) = Client::new(&clickup, &token).get("/team", &[]).await;
+        assert_eq!(status, 200, "{teams}");
+        let bearer = format!("Bearer {token}");
+        let (status, _) = Client::new(&clickup, &bearer).get("/team", &[]).await;
+        assert_eq!(status, 200);
+        assert_eq!(clickup.count("POST", "/oauth/token"), 4);
+        assert_eq!(
+            clickup.requests()[0].query[2],
+            ("code".into(), "B4F2C7".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn clickup_stand_in_needs_a_token() {
+        let clickup = ClickUp::start().await;
+        workspace(&clickup);
+        let url = format!("{}/team", clickup.base);
+        let none = reqwest::get(&url).await.unwrap();
+        assert_eq!(none.status(), 400);
+        let body: Value = none.json().await.unwrap();
+        assert_eq!(
+            body,
+            json!({"err": "Authorization header required", "ECODE": "OAUTH_017"})
+        );
+
+        let (status, body) = Client::new(&clickup, "pk_183_UNKNOWN")
+            .get("/team", &[])
+            .await;
+        assert_eq!(status, 401);
+        assert_eq!(body, json!({"err": "Token invalid", "ECODE": "OAUTH_025"}));
+
+        clickup.issue_token("pk_183_PASTED");
+        let client = Client::new(&clickup, "pk_183_PASTED");
+        assert_eq!(client.get("/team", &[]).await.0, 200);
+        let (status, body) = client.get("/nowhere", &[]).await;
+        assert_eq!((status, body["ECODE"].as_str()), (404, Some("APP_001")));
+        clickup.revoke_tokens();
+        let (status, body) = client.get("/team", &[]).await;
+        assert_eq!((status, body["ECODE"].as_str()), (401, Some("OAUTH_025")));
+        let recorded = clickup.requests();
+        assert_eq!(recorded.last().unwrap().authorization, "pk_183_PASTED");
+        assert_eq!(recorded[0].authorization, "");
+        assert_eq!(clickup.count("get", "/team"), 4);
+    }
+
+    #[tokio::test]
+    async fn clickup_stand_in_walks_the_hierarchy() {
+        let clickup = ClickUp::start().await;
+        workspace(&clickup);
+        clickup.issue_token("pk_183_W");
+        let client = Client::new(&clickup, "pk_183_W");
+        let first = clickup.add_task(
+            "901100003",
+            json!({"name": "Write the spec", "priority": 2}),
+        );
+        for i in 0..150 {
+            clickup.add_task("901100003", json!({"name": format!("Task {i}")}));
+        }
+        clickup.add_task(
+            "901100003",
+            json!({"name": "Shipped", "status": "complete"}),
+        );
+        clickup.add_task("901100003", json!({"name": "A subtask", "parent": first}));
+
+        let (status, teams) = client.get("/team", &[]).await;
+        assert_eq!(status, 200);
+        assert_eq!(teams["teams"][0]["id"], "9011");
+        assert_eq!(teams["teams"][0]["name"], "Acme");
+        assert_eq!(teams["teams"][0]["members"][0]["user"]["id"], USER_ID);
+
+        let (_, spaces) = client
+            .get("/team/9011/space", &[("archived", "false")])
+            .await;
+        let space = &spaces["spaces"][0];
+        assert_eq!(space["id"], "90110001");
+        assert_eq!(space["statuses"][2]["type"], "closed");
+        assert_eq!(space["archived"], false);
+        let (status, body) = client.get("/team/404/space", &[]).await;
+        assert_eq!((status, body["ECODE"].as_str()), (401, Some("OAUTH_027")));
+
+        let (_, folders) = client
+            .get("/space/90110001/folder", &[("archived", "false")])
+            .await;
+        let folder = &folders["folders"][0];
+        assert_eq!(folder["id"], "90110002");
+        assert_eq!(folder["space"]["id"], "90110001");
+        assert_eq!(folder["task_count"], "153");
+        assert_eq!(folder["lists"][0]["id"], "901100003");
+
+        let (_, lists) = client.get("/folder/90110002/list", &[]).await;
+        assert_eq!(lists["lists"][0]["name"], "Sprint 1");
+        assert_eq!(lists["lists"][0]["folder"]["hidden"], false);
+        let (_, lists) = client.get("/space/90110001/list", &[]).await;
+        assert_eq!(lists["lists"].as_array().unwrap().len(), 1);
+        let inbox = &lists["lists"][0];
+        assert_eq!(inbox["id"], "901100004");
+        assert_eq!(inbox["folder"]["hidden"], true);
+        assert_eq!(inbox["space"]["id"], "90110001");
+        assert_eq!(inbox["permission_level"], "create");
+
+        // 151 open top-level tasks: two pages.
+        let (_, page0) = client
+            .get(
+                "/list/901100003/task",
+                &[("page", "0"), ("archived", "false")],
+            )
+            .await;
+        assert_eq!(page0["tasks"].as_array().unwrap().len(), 100);
+        assert_eq!(page0["last_page"], false);
+        assert_eq!(page0["tasks"][0]["id"], first.as_str());
+        assert_eq!(page0["tasks"][0]["priority"]["priority"], "high");
+        let (_, page1) = client.get("/list/901100003/task", &[("page", "1")]).await;
+        assert_eq!(page1["tasks"].as_array().unwrap().len(), 51);
+        assert_eq!(page1["last_page"], true);
+        let (_, all) = client
+            .get(
+                "/list/901100003/task",
+                &[
+                    ("page", "1"),
+                    ("include_closed", "true"),
+                    ("subtasks", "true"),
+                ],
+            )
+            .await;
+        assert_eq!(all["tasks"].as_array().unwrap().len(), 53);
+        let (_, done) = client
+            .get(
+                "/list/901100003/task",
+                &[("include_closed", "true"), ("statuses[]", "complete")],
+            )
+            .await;
+        assert_eq!(done["tasks"][0]["name"], "Shipped");
+        assert!(done["tasks"][0]["date_closed"].is_string());
+        let (status, body) = client.get("/list/1/task", &[]).await;
+        assert_eq!(
+            (status, body["err"].as_str()),
+            (404, Some("List not found"))
+        );
+        assert_eq!(clickup.tasks("901100003").len(), 153);
+    }
+
+    #[tokio::test]
+    async fn clickup_stand_in_creates_and_gets_tasks() {
+        let clickup = ClickUp::start().await;
+        workspace(&clickup);
+        clickup.issue_token("pk_183_C");
+        let client = Client::new(&clickup, "pk_183_C");
+        let (status, task) = client
+            .create(
+                "901100004",
+                json!({
+                    "name": "Invoice Acme",
+                    "markdown_description": "Send **the** invoice",
+                    "priority": 1,
+                    "status": "In Progress",
+                    "tags": ["Billing"],
+                    "due_date": 1_767_225_600_000u64,
+                }),
+            )
+            .await;
+        assert_eq!(status, 200, "{task}");
+        let id = task["id"].as_str().unwrap();
+        assert_eq!(id.len(), 9);
+        assert!(id.starts_with("86") && id.bytes().all(|b| b.is_ascii_alphanumeric()));
+        assert_eq!(task["url"], format!("https://app.clickup.com/t/{id}"));
+        assert_eq!(task["status"]["status"], "in progress");
+        assert_eq!(task["status"]["type"], "custom");
+        assert_eq!(task["priority"]["priority"], "urgent");
+        assert_eq!(task["tags"][0]["name"], "billing");
+        assert_eq!(task["due_date"], "1767225600000");
+        assert_eq!(
+            task["list"],
+            json!({"id": "901100004", "name": "Inbox", "access": true})
+        );
+        assert_eq!(task["space"]["id"], "90110001");
+        assert_eq!(task["creator"]["id"], USER_ID);
+        assert!(task["custom_id"].is_null());
+        let created: u64 = task["date_created"].as_str().unwrap().parse().unwrap();
+        assert!(created > 1_700_000_000_000);
+
+        let (status, fetched) = client.get(&format!("/task/{id}"), &[]).await;
+        assert_eq!(status, 200);
+        assert_eq!(fetched, task);
+        assert_eq!(clickup.created(), 1);
+        assert_eq!(clickup.requests()[0].body["name"], "Invoice Acme");
+
+        let (status, body) = client
+            .create("901100004", json!({"description": "x"}))
+            .await;
+        assert_eq!(status, 400);
+        assert_eq!(
+            body,
+            json!({"err": "Task name invalid", "ECODE": "INPUT_005"})
+        );
+        let (status, body) = client
+            .create("901100004", json!({"name": "x", "status": "blocked"}))
+            .await;
+        assert_eq!((status, body["ECODE"].as_str()), (400, Some("CRTSK_001")));
+        let (status, _) = client
+            .create("901100004", json!({"name": "x", "priority": 7}))
+            .await;
+        assert_eq!(status, 400);
+        let (status, _) = client.create("404", json!({"name": "x"})).await;
+        assert_eq!(status, 404);
+        let (status, body) = client.get("/task/86zzzzzzz", &[]).await;
+        assert_eq!((status, body["ECODE"].as_str()), (404, Some("ITEM_013")));
+        assert_eq!(clickup.created(), 1);
+        assert_eq!(clickup.tasks("901100004").len(), 1);
+    }
+
+    #[tokio::test]
+    async fn clickup_stand_in_rate_limits_and_failures() {
+        let clickup = ClickUp::start().await;
+        workspace(&clickup);
+        clickup.issue_token("pk_183_R");
+        let client = Client::new(&clickup, "pk_183_R");
+        let url = format!("{}/team", clickup.base);
+
+        let (status, headers, _) = client.send(client.http.get(&url)).await;
+        assert_eq!(status, 200);
+        assert_eq!(headers["x-ratelimit-limit"], "100");
+        assert_eq!(headers["x-ratelimit-remaining"], "99");
+
+        clickup.rate_limit_next(2, 30);
+        let before = now_secs();
+        for _ in 0..2 {
+            let (status, headers, body) = client.send(client.http.get(&url)).await;
+            assert_eq!(status, 429);
+            assert_eq!(
+                body,
+                json!({"err": "Rate limit reached", "ECODE": "APP_002"})
+            );
+            assert_eq!(headers["x-ratelimit-remaining"], "0");
+            let reset: u64 = headers["x-ratelimit-reset"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!((before + 30..=before + 31).contains(&reset), "{reset}");
+        }
+        assert_eq!(client.get("/team", &[]).await.0, 200);
+
+        clickup.fail_next(2, 500);
+        let (status, body) = client.create("901100004", json!({"name": "x"})).await;
+        assert_eq!(status, 500);
+        assert_eq!(body["err"], "Internal Server Error");
+        assert!(body["ECODE"].is_string());
+        assert_eq!(client.get("/team", &[]).await.0, 500);
+        assert_eq!(client.get("/team", &[]).await.0, 200);
+        assert_eq!(clickup.created(), 0);
+
+        clickup.lose_next_create_response();
+        let (status, _) = client.create("901100004", json!({"name": "Lost"})).await;
+        assert_eq!(status, 502);
+        assert_eq!(clickup.created(), 1);
+        let stored = clickup.tasks("901100004");
+        assert_eq!(stored[0]["name"], "Lost");
+        let (status, again) = client.create("901100004", json!({"name": "Found"})).await;
+        assert_eq!(status, 200);
+        assert_ne!(again["id"], stored[0]["id"]);
+        assert_eq!(clickup.created(), 2);
+        assert_eq!(clickup.count("POST", "/list/901100004/task"), 3);
+    }
+
+    #[test]
+    fn clickup_stand_in_signs_webhooks() {
+        // RFC 4231, test case 2.
+        assert_eq!(
+            sign("Jefe", b"what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        let payload = task_status_updated_payload(
+            "7fa3ec74-69a8-4530-a251-8a13730bd204",
+            "86a0x3k2v",
+            "to do",
+            "complete",
+        );
+        assert_eq!(payload["event"], "taskStatusUpdated");
+        assert_eq!(payload["task_id"], "86a0x3k2v");
+        assert_eq!(
+            payload["webhook_id"],
+            "7fa3ec74-69a8-4530-a251-8a13730bd204"
+        );
+        let item = &payload["history_items"][0];
+        assert_eq!(item["type"], 1);
+        assert_eq!(item["field"], "status");
+        assert_eq!(item["data"]["status_type"], "closed");
+        assert_eq!(item["before"]["status"], "to do");
+        assert_eq!(item["before"]["type"], "open");
+        assert_eq!(
+            item["after"],
+            json!({"status": "complete", "color": "#6bc950", "type": "closed", "orderindex": 2})
+        );
+        assert!(item["date"].as_str().unwrap().parse::<u64>().is_ok());
+        assert!(item["source"].is_null());
+        let body = serde_json::to_vec(&payload).unwrap();
+        assert_eq!(sign("s3cret", &body).len(), 64);
+    }
+}
