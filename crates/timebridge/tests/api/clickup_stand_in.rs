@@ -22,9 +22,13 @@
 //!
 //! Deliberate simplifications (ClickUp's real behaviour is richer or undocumented):
 //! - ECODEs ClickUp does not document are representative, not verified: the token exchange's
-//!   (`OAUTH_019` unknown client, `OAUTH_014` bad code), the `ITEM_0xx` of unknown spaces,
-//!   folders, lists and tasks (answered 404; ClickUp sometimes answers 401 for things the token
-//!   cannot see) and `INPUT_0xx` for bad priorities.
+//!   (`OAUTH_019` unknown client, `OAUTH_010` no code, `OAUTH_014` unknown or used code), the
+//!   `ITEM_0xx` of unknown spaces, folders, lists and tasks (answered 404; ClickUp sometimes
+//!   answers 401 for things the token cannot see), `INPUT_018` for a bad priority, `INPUT_003`
+//!   for a bad page, and `fail_next`'s (`SHD_001` for 5xx, `APP_001` for other 4xx). Verified
+//!   ones: `OAUTH_017`, `OAUTH_025`, `OAUTH_027`, `APP_001` (route), `APP_002`, `INPUT_005`,
+//!   `CRTSK_001`.
+//! - A lost task creation answers the gateway's HTML `502 Bad Gateway` page, not JSON.
 //! - Every token sees every Workspace; the rate-limit window is the stand-in's, not per token,
 //!   and it never limits on its own (`X-RateLimit-Remaining` stops at 1) — only
 //!   `rate_limit_next` answers 429.
