@@ -181,6 +181,7 @@ pub fn capabilities() -> Capabilities {
     connectors::github::register(&mut c);
     connectors::slack::register(&mut c);
     connectors::google_calendar::register(&mut c);
+    connectors::clickup::register(&mut c);
     oauth::register(&mut c);
     c
 }
@@ -203,6 +204,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(webhooks::routes::routes())
         .merge(connectors::routes::routes())
         .merge(oauth::routes::routes())
+        .merge(connectors::clickup::routes::routes())
         .merge(jobs::routes::routes())
         .merge(directory::routes::routes())
         .merge(access::routes::routes())
@@ -370,6 +372,7 @@ fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(health))
         .merge(connectors::routes::receivers(&state.connectors))
         .merge(oauth::routes::browser())
+        .merge(connectors::clickup::routes::browser())
         .split_for_parts();
     doc.merge(system_doc);
     connectors::routes::document_configs(&mut doc, &state.connectors);

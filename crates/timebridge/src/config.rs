@@ -224,6 +224,21 @@ pub const SETTINGS: &[Setting] = &[
         "First wait before retrying a Google Calendar call refused for quota (403 rateLimitExceeded, 429); doubled on each retry, 5 tries in all.",
     ),
     s(
+        "CLICKUP_REDIRECT_URI",
+        "",
+        "Where ClickUp sends the admin's browser after consent (register it with the ClickUp app); empty: `{OAUTH_REDIRECT_URI_BASE}/api/v1/clickup/oauth/callback`.",
+    ),
+    s(
+        "CLICKUP_RATE_LIMIT",
+        "100",
+        "ClickUp API requests per minute per workspace (shared through Redis when REDIS_URL is set); a call over it is refused with its retry_after instead of being sent.",
+    ),
+    s(
+        "CLICKUP_RATE_LIMIT_THRESHOLD",
+        "90",
+        "Requests in a minute after which a warning is logged.",
+    ),
+    s(
         "INBOUND_WEBHOOK_RETENTION_DAYS",
         "90",
         "Days received connector webhooks (the de-duplication ledger) are kept.",
@@ -400,6 +415,10 @@ pub struct ConnectorConfig {
     pub slack_api_url: String,
     pub google_calendar_api_url: String,
     pub google_calendar_backoff: Duration,
+    /// Empty: the default callback under `OAUTH_REDIRECT_URI_BASE`.
+    pub clickup_redirect_uri: Option<String>,
+    pub clickup_rate_limit: u32,
+    pub clickup_rate_limit_threshold: u32,
     pub inbound_retention_days: u32,
 }
 
@@ -769,6 +788,12 @@ impl Config {
                 google_calendar_backoff: Duration::from_millis(u64::from(
                     r.positive("GOOGLE_CALENDAR_BACKOFF_MS")?,
                 )),
+                clickup_redirect_uri: match r.optional("CLICKUP_REDIRECT_URI") {
+                    Some(_) => Some(r.with("CLICKUP_REDIRECT_URI", base_url)?),
+                    None => None,
+                },
+                clickup_rate_limit: r.positive("CLICKUP_RATE_LIMIT")?,
+                clickup_rate_limit_threshold: r.positive("CLICKUP_RATE_LIMIT_THRESHOLD")?,
                 inbound_retention_days: r.positive("INBOUND_WEBHOOK_RETENTION_DAYS")?,
             },
             oauth: OAuthConfig {

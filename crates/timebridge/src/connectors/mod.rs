@@ -19,6 +19,7 @@
 //! 3. its `register(&mut Capabilities)` adding the connector (and its jobs and event consumers),
 //!    called by one line in `app::capabilities()`.
 
+pub mod clickup;
 pub mod entity;
 pub mod github;
 pub mod google_calendar;
@@ -106,6 +107,8 @@ pub enum Provider {
     Github,
     #[sea_orm(string_value = "slack")]
     Slack,
+    #[sea_orm(string_value = "clickup")]
+    Clickup,
     /// Stored as `google_calendar`, named `google` in paths (`/api/integrations/google/…`).
     #[sea_orm(string_value = "google_calendar")]
     #[serde(rename = "google")]
@@ -118,6 +121,7 @@ impl Provider {
         match self {
             Self::Github => "github",
             Self::Slack => "slack",
+            Self::Clickup => "clickup",
             Self::GoogleCalendar => "google_calendar",
         }
     }
@@ -141,7 +145,7 @@ impl Provider {
         match self {
             Self::Github => github::RECORDED_HEADERS,
             Self::Slack => slack::RECORDED_HEADERS,
-            Self::GoogleCalendar => &[],
+            Self::GoogleCalendar | Self::Clickup => &[],
         }
     }
 }
@@ -477,7 +481,7 @@ mod tests {
         assert_eq!(Provider::GoogleCalendar.path_name(), "google");
         assert_eq!(
             "gitlab".parse::<Provider>(),
-            Err("unknown provider 'gitlab' (known: github, slack, google)".to_owned())
+            Err("unknown provider 'gitlab' (known: github, slack, clickup, google)".to_owned())
         );
     }
 

@@ -15,7 +15,7 @@ use oauth2::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::providers::{Account, Provider, Revocation};
+use super::providers::{Account, Provider, Revocation, TokenStyle};
 use crate::{config::OAuthClient, connectors::outbound, platform::time};
 
 /// Fields of a token response beyond RFC 6749's that we read.
@@ -102,6 +102,9 @@ pub async fn exchange_code(
     code: &str,
     verifier: String,
 ) -> Result<Issued, Failure> {
+    if provider.token_style == TokenStyle::QueryParameters {
+        return exchange_in_query(provider, credentials, code).await;
+    }
     let client = build(provider, credentials, redirect_uri);
     let response = client
         .exchange_code(AuthorizationCode::new(code.to_owned()))
@@ -126,6 +129,52 @@ pub async fn refresh(
         .await
         .map_err(|e| failure(provider, e))?;
     Ok(issued(provider, &response).await)
+}
+
+/// ClickUp's exchange: the client and the code in the query string, `{"access_token": …}` back
+/// (or `{"err": …, "ECODE": …}`).
+async fn exchange_in_query(
+    provider: &Provider,
+    credentials: &OAuthClient,
+    code: &str,
+) -> Result<Issued, Failure> {
+    let response = outbound::client()
+        .post(&provider.token_url)
+        .query(&[
+            ("client_id", credentials.id.as_str()),
+            ("client_secret", credentials.secret.as_str()),
+            ("code", code),
+        ])
+        .send()
+        .await
+        .map_err(|e| Failure::Failed(format!("{}: {}", provider.name, outbound::describe(&e))))?;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    if let Some(token) = body.get("access_token").and_then(Value::as_str)
+        && status.is_success()
+    {
+        return Ok(Issued {
+            access_token: token.to_owned(),
+            refresh_token: None,
+            expires_at: None,
+            scopes: None,
+            account_name: None,
+        });
+    }
+    let reason = body
+        .get("err")
+        .and_then(Value::as_str)
+        .unwrap_or("no token in the answer");
+    let message = format!(
+        "{} refused the request: {reason} ({})",
+        provider.name,
+        status.as_u16()
+    );
+    Err(if status.is_client_error() {
+        Failure::Refused(message)
+    } else {
+        Failure::Failed(message)
+    })
 }
 
 fn failure(

@@ -114,9 +114,22 @@ pub async fn start(
     provider: &Provider,
     asked: Option<Vec<String>>,
 ) -> Result<Started, ApiError> {
+    start_with_redirect(app, workspace_id, user_id, provider, asked, None).await
+}
+
+/// [`start`], sending the provider's answer to `redirect` instead of the OAuth callback (a
+/// connector whose operator registered its own callback, as ClickUp's may).
+pub async fn start_with_redirect(
+    app: &AppState,
+    workspace_id: Uuid,
+    user_id: Uuid,
+    provider: &Provider,
+    asked: Option<Vec<String>>,
+    redirect: Option<String>,
+) -> Result<Started, ApiError> {
     let credentials = credentials(provider)?;
     let scopes = scopes(provider, asked)?;
-    let redirect = redirect_uri(&app.config);
+    let redirect = redirect.unwrap_or_else(|| redirect_uri(&app.config));
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let client = client::build(provider, &credentials, &redirect);
     let mut request = client

@@ -32,6 +32,16 @@ pub enum Account {
     Unknown,
 }
 
+/// How a provider takes the authorization code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenStyle {
+    /// RFC 6749: a form body (`grant_type=authorization_code`, …), JSON answer.
+    Standard,
+    /// ClickUp: `POST {token_url}?client_id=…&client_secret=…&code=…`, answering
+    /// `{"access_token": …}` (tokens that never expire, no refresh token).
+    QueryParameters,
+}
+
 /// One provider, as the API lists it and as the flows use it.
 #[derive(Clone, Debug)]
 pub struct Provider {
@@ -49,6 +59,7 @@ pub struct Provider {
     pub token_url: String,
     pub revocation: Revocation,
     pub account: Account,
+    pub token_style: TokenStyle,
     /// The operator's client, when configured.
     pub client: Option<OAuthClient>,
 }
@@ -78,6 +89,7 @@ pub fn find(config: &Config, id: &str) -> Option<Provider> {
             token_url: format!("{}/access_token", oauth.github_oauth_url),
             revocation: Revocation::GithubGrant(config.connectors.github_api_url.clone()),
             account: Account::GithubUser(format!("{}/user", config.connectors.github_api_url)),
+            token_style: TokenStyle::Standard,
             client,
         },
         "google" => Provider {
@@ -111,6 +123,7 @@ pub fn find(config: &Config, id: &str) -> Option<Provider> {
             token_url: format!("{}/token", oauth.google_oauth_url),
             revocation: Revocation::Rfc7009(format!("{}/revoke", oauth.google_oauth_url)),
             account: Account::IdTokenEmail,
+            token_style: TokenStyle::Standard,
             client,
         },
         "slack" => Provider {
@@ -130,6 +143,7 @@ pub fn find(config: &Config, id: &str) -> Option<Provider> {
                 config.connectors.slack_api_url
             )),
             account: Account::SlackTeam,
+            token_style: TokenStyle::Standard,
             client,
         },
         "clickup" => Provider {
@@ -143,6 +157,7 @@ pub fn find(config: &Config, id: &str) -> Option<Provider> {
             token_url: format!("{}/oauth/token", oauth.clickup_api_url),
             revocation: Revocation::None,
             account: Account::Unknown,
+            token_style: TokenStyle::QueryParameters,
             client,
         },
         _ => return None,

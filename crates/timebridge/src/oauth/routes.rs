@@ -420,8 +420,14 @@ async fn browser_callback(
     State(app): State<AppState>,
     Query(params): Query<CallbackParams>,
 ) -> Response {
+    finish_in_browser(&app, params).await
+}
+
+/// Finishes the flow a browser brings back and answers the page saying how it went (for the
+/// OAuth callback, and a connector's own callback path).
+pub async fn finish_in_browser(app: &AppState, params: CallbackParams) -> Response {
     let outcome = flow::finish(
-        &app,
+        app,
         Callback {
             state: &params.state,
             code: params.code.as_deref(),

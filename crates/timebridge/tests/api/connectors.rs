@@ -22,7 +22,7 @@ both! {
     async fn every_uniform_route_answers_404_for_a_provider_without_a_connector(backend) {
         let app = TestApp::start(backend).await;
         let (_, token) = app.caller(true, &["write:integrations"]).await;
-        for name in ["gitlab", "GitHub", "clickup"] {
+        for name in ["gitlab", "GitHub", "clockify"] {
             for (method, route) in UNIFORM {
                 let path = format!("/api/integrations/{name}/{route}");
                 let request = app.client.request(method.clone(), app.url(&path)).bearer_auth(&token);

@@ -7,6 +7,7 @@ mod support;
 mod billing;
 mod cli;
 mod cli_admin;
+mod clickup;
 mod clickup_stand_in;
 mod clients;
 mod connectors;

@@ -74,7 +74,11 @@ async fn the_openapi_document_declares_every_routes_scope_and_errors() {
             // The providers' receivers authenticate by signature, not by token: exactly these.
             // The page a member's browser lands on after a provider's consent screen: its
             // single-use `state` is the proof, the browser has no token.
-            if path == "/api/v1/integration/oauth/callback" && method == "get" {
+            if matches!(
+                path.as_str(),
+                "/api/v1/integration/oauth/callback" | "/api/v1/clickup/oauth/callback"
+            ) && method == "get"
+            {
                 assert!(
                     op.get("security").is_none(),
                     "{method} {path} takes no token"
