@@ -49,6 +49,7 @@ mod m20261201_000011_membership_status;
 mod m20261201_000012_oauth;
 mod m20261201_000013_calendar_links;
 mod m20261201_000014_clickup;
+mod m20261201_000015_clickup_tasks;
 
 /// The ordered list of migrations `timebridge migrate` and `timebridge serve` apply.
 pub struct Migrator;
@@ -71,6 +72,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000012_oauth::Migration),
             Box::new(m20261201_000013_calendar_links::Migration),
             Box::new(m20261201_000014_clickup::Migration),
+            Box::new(m20261201_000015_clickup_tasks::Migration),
         ]
     }
 }

@@ -174,6 +174,137 @@ both! {
     }
 }
 
+/// A task of a project of a client assigned to the ClickUp space `90110123`; answers the
+/// task's id.
+async fn ticket_ready(app: &TestApp, token: &str, name: &str) -> String {
+    let (_, client) = send(
+        app.post(token, "/api/v1/clients")
+            .json(&json!({"name": format!("Client of {name}")})),
+    )
+    .await;
+    let client_id = client["client"]["id"].as_str().unwrap().to_owned();
+    let (status, body) = send(
+        app.put(token, &format!("/api/v1/clients/{client_id}/clickup-space"))
+            .json(&json!({"space_id": "90110123"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, project) = send(
+        app.post(token, "/api/v1/projects")
+            .json(&json!({"name": format!("Project of {name}"), "client_id": client_id})),
+    )
+    .await;
+    let (status, task) = send(app.post(token, "/api/v1/tasks").json(&json!({
+        "name": name, "project_id": project["project"]["id"], "priority": "high", "estimated_hours": 2.5
+    }))).await;
+    assert_eq!(status, 201, "{task}");
+    task["task"]["id"].as_str().unwrap().to_owned()
+}
+
+/// The job's next try, now rather than after its backoff.
+async fn fast_forward(app: &TestApp, job_id: &str) {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    use timebridge::platform::jobs::job;
+    {
+        let _turn = app.db.write_turn().await;
+        job::Entity::update_many()
+            .col_expr(
+                job::Column::RunAfter,
+                Expr::val(time::OffsetDateTime::now_utc() - time::Duration::seconds(1)),
+            )
+            .filter(job::Column::Id.eq(job_id.parse::<uuid::Uuid>().unwrap()))
+            .exec(app.db.conn())
+            .await
+            .unwrap();
+    }
+    timebridge::platform::jobs::jobs_queued(&app.db).raise_locally();
+}
+
+async fn ticket_state(
+    app: &TestApp,
+    token: &str,
+    task_id: &str,
+    until: impl Fn(&Value) -> bool,
+) -> Value {
+    eventually(|| async {
+        let (_, state) =
+            send(app.get(token, &format!("/api/v1/tasks/{task_id}/clickup-task"))).await;
+        until(&state).then_some(state)
+    })
+    .await
+}
+
+both! {
+    async fn a_task_becomes_one_clickup_task_however_often_it_is_asked_for(backend) {
+        let stand_in = ClickUp::start().await;
+        walk(&stand_in);
+        let app = app_with(backend, &stand_in, &[]).await;
+        let admin = app.member(true, timebridge::directory::Plan::Enterprise).await;
+        let token = connect(&app, &stand_in, &admin, "ck-tasks").await;
+        send(app.post(&token, "/api/integrations/clickup/sync")).await;
+        let task_id = ticket_ready(&app, &token, "Fix checkout").await;
+        let path = format!("/api/v1/tasks/{task_id}/clickup-task");
+        let (status, first) = send(app.post(&token, &path)).await;
+        assert_eq!(status, 202, "{first}");
+        let (status, second) = send(app.post(&token, &path)).await;
+        assert!(status == 202 || status == 200, "{second}");
+        let done = ticket_state(&app, &token, &task_id, |s| s["status"] == "created").await;
+        let made = stand_in.tasks("901100001");
+        assert_eq!(made.len(), 1, "{made:?}");
+        assert_eq!(made[0]["name"], format!("[TICKET-{task_id}] Fix checkout"));
+        assert_eq!(made[0]["priority"]["priority"], "high", "{}", made[0]);
+        assert!(made[0]["description"].as_str().unwrap().contains(&format!("Timebridge task {task_id}")));
+        assert!(made[0]["description"].as_str().unwrap().contains("Estimated hours: 2.50"));
+        assert_eq!(done["clickup_task_id"], made[0]["id"]);
+        assert_eq!(done["url"], made[0]["url"]);
+        let (status, again) = send(app.post(&token, &path)).await;
+        assert_eq!(status, 200, "{again}");
+        assert_eq!(stand_in.created(), 1);
+    }
+
+    async fn a_failing_creation_is_retried_with_its_backoff_and_a_lost_answer_makes_no_second_task(backend) {
+        let stand_in = ClickUp::start().await;
+        walk(&stand_in);
+        let app = app_with(backend, &stand_in, &[]).await;
+        let admin = app.member(true, timebridge::directory::Plan::Enterprise).await;
+        let token = connect(&app, &stand_in, &admin, "ck-retry").await;
+        send(app.post(&token, "/api/integrations/clickup/sync")).await;
+
+        // Two failures, then it works: three attempts, waiting 60 then 120 seconds.
+        let task_id = ticket_ready(&app, &token, "Flaky").await;
+        // Warm the cache so the failures hit the task calls, not the list lookup.
+        let api = timebridge::connectors::clickup::client_for(&app.state, admin.workspace.id).await.unwrap();
+        api.folderless_lists("90110123").await.unwrap();
+        stand_in.fail_next(2, 500);
+        let (_, asked) = send(app.post(&token, &format!("/api/v1/tasks/{task_id}/clickup-task"))).await;
+        let job_id = asked["job"]["id"].as_str().unwrap().to_owned();
+        for (attempt, wait) in [(1, 60), (2, 120)] {
+            let state = ticket_state(&app, &token, &task_id, |s| s["job"]["attempts"] == attempt && s["job"]["status"] == "pending").await;
+            assert!(state["job"]["last_error"].as_str().unwrap().contains("500"), "{state}");
+            let run_after = time::OffsetDateTime::parse(state["job"]["run_after"].as_str().unwrap(), &time::format_description::well_known::Rfc3339).unwrap();
+            let waits = (run_after - time::OffsetDateTime::now_utc()).whole_seconds();
+            assert!((wait - 5..=wait).contains(&waits), "attempt {attempt} waits {waits} s: {state}");
+            fast_forward(&app, &job_id).await;
+        }
+        let done = ticket_state(&app, &token, &task_id, |s| s["status"] == "created").await;
+        assert_eq!(done["job"]["attempts"], 3, "{done}");
+        assert_eq!(stand_in.created(), 1);
+
+        // ClickUp makes the task but its answer is lost: the retry finds it by its prefix.
+        let lost = ticket_ready(&app, &token, "Lost answer").await;
+        stand_in.lose_next_create_response();
+        let (_, asked) = send(app.post(&token, &format!("/api/v1/tasks/{lost}/clickup-task"))).await;
+        let job_id = asked["job"]["id"].as_str().unwrap().to_owned();
+        ticket_state(&app, &token, &lost, |s| s["job"]["attempts"] == 1 && s["job"]["status"] == "pending").await;
+        fast_forward(&app, &job_id).await;
+        let done = ticket_state(&app, &token, &lost, |s| s["status"] == "created").await;
+        assert_eq!(stand_in.created(), 2, "one ClickUp task per Timebridge task");
+        let named: Vec<Value> = stand_in.tasks("901100001").into_iter().filter(|t| t["name"].as_str().unwrap().contains(&lost)).collect();
+        assert_eq!(named.len(), 1);
+        assert_eq!(done["clickup_task_id"], named[0]["id"]);
+    }
+}
+
 /// Two instances on Redis draw on one budget.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_on_redis_share_the_workspace_budget() {

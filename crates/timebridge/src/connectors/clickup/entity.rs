@@ -44,3 +44,29 @@ pub mod client_space {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// `clickup_task_links`: the ClickUp task made from a Timebridge task (or the job making it).
+pub mod task_link {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "clickup_task_links")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub task_id: Uuid,
+        pub workspace_id: Uuid,
+        /// The `clickup_create_task` job (while it runs, and after, for its history).
+        pub job_id: Option<Uuid>,
+        /// Set once ClickUp made the task.
+        pub clickup_task_id: Option<String>,
+        pub clickup_url: Option<String>,
+        pub list_id: Option<String>,
+        pub created_at: TimeDateTimeWithTimeZone,
+        pub updated_at: TimeDateTimeWithTimeZone,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

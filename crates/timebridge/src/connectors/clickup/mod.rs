@@ -12,6 +12,7 @@ pub mod api;
 pub mod entity;
 pub mod routes;
 pub mod spaces;
+pub mod tasks;
 
 use std::time::Duration;
 
@@ -36,6 +37,7 @@ use crate::{
 /// Plugs ClickUp in: the connector, its routes' state, and the space-sync job.
 pub fn register(c: &mut Capabilities) {
     c.connector(std::sync::Arc::new(ClickUpConnector));
+    c.job(tasks::kind());
     c.job(
         JobKind::new(
             "clickup_space_sync",

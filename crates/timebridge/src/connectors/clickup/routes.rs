@@ -39,6 +39,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
             put_client_space,
             delete_client_space
         ))
+        .routes(routes!(get_clickup_task, create_clickup_task))
 }
 
 /// The page ClickUp sends the admin's browser to.
@@ -314,4 +315,64 @@ async fn delete_client_space(
         client_id: id,
         space: None,
     }))
+}
+
+async fn own_task(app: &AppState, workspace_id: Uuid, id: Uuid) -> Result<(), ApiError> {
+    use crate::tracking::tasks::entity as task;
+    task::Entity::find_by_id(id)
+        .filter(task::Column::WorkspaceId.eq(workspace_id))
+        .one(app.db.conn())
+        .await?
+        .map(|_| ())
+        .ok_or(ApiError::NotFound("Task"))
+}
+
+/// The ClickUp task of a task: `status` `none`, `pending` (its job with attempts and last
+/// error), `failed` or `created` (with its ClickUp id and URL).
+#[utoipa::path(
+    get, path = "/api/v1/tasks/{id}/clickup-task", tag = "tasks",
+    params(("id" = Uuid, Path, description = "The task")),
+    security(("api_token" = ["read:tasks"])),
+    responses(
+        (status = 200, description = "`{task_id, status, clickup_task_id, url, list_id, job}`", body = Object),
+        (status = 404, description = "No such task", body = ErrorBody),
+    )
+)]
+async fn get_clickup_task(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Value>, ApiError> {
+    own_task(&app, caller.workspace_id, id).await?;
+    Ok(Json(
+        super::tasks::state(&app, caller.workspace_id, id).await?,
+    ))
+}
+
+/// Makes the task's ClickUp task, in the space of the task's client, in the background: 202
+/// with the job, or 200 when it has one already. Asking again never makes a second one.
+#[utoipa::path(
+    post, path = "/api/v1/tasks/{id}/clickup-task", tag = "tasks",
+    params(("id" = Uuid, Path, description = "The task")),
+    security(("api_token" = ["write:tasks"])),
+    responses(
+        (status = 200, description = "It has a ClickUp task already", body = Object),
+        (status = 202, description = "The job that makes it (new, or the one already queued)", body = Object),
+        (status = 404, description = "No such task", body = ErrorBody),
+    )
+)]
+async fn create_clickup_task(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
+    own_task(&app, caller.workspace_id, id).await?;
+    let job = super::tasks::request(&app, caller.workspace_id, id).await?;
+    let state = super::tasks::state(&app, caller.workspace_id, id).await?;
+    let status = if job.is_some() {
+        axum::http::StatusCode::ACCEPTED
+    } else {
+        axum::http::StatusCode::OK
+    };
+    Ok((status, Json(state)))
 }
