@@ -50,6 +50,7 @@ mod m20261201_000012_oauth;
 mod m20261201_000013_calendar_links;
 mod m20261201_000014_clickup;
 mod m20261201_000015_clickup_tasks;
+mod m20261201_000016_clickup_webhooks;
 
 /// The ordered list of migrations `timebridge migrate` and `timebridge serve` apply.
 pub struct Migrator;
@@ -73,6 +74,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000013_calendar_links::Migration),
             Box::new(m20261201_000014_clickup::Migration),
             Box::new(m20261201_000015_clickup_tasks::Migration),
+            Box::new(m20261201_000016_clickup_webhooks::Migration),
         ]
     }
 }

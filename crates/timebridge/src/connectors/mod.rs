@@ -448,6 +448,29 @@ pub fn hmac_sha256_hex(secret: &str, parts: &[&[u8]]) -> String {
         .collect()
 }
 
+/// Whether `hex` is the HMAC-SHA256 of `body` under `secret` (compared in constant time):
+/// GitHub's and ClickUp's webhook signatures.
+pub fn hmac_sha256_verifies(secret: &[u8], body: &[u8], hex: &str) -> bool {
+    use hmac::{Hmac, Mac};
+    use subtle::ConstantTimeEq;
+    let hex = hex.trim();
+    if !hex.len().is_multiple_of(2) {
+        return false;
+    }
+    let given: Option<Vec<u8>> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect();
+    let Some(given) = given else {
+        return false;
+    };
+    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(secret) else {
+        return false;
+    };
+    mac.update(body);
+    mac.finalize().into_bytes().as_slice().ct_eq(&given).into()
+}
+
 /// A secret as logs and answers may show it: its recognisable prefix (`ghp_`, `xoxb-`) and an
 /// ellipsis, never more.
 pub fn truncate_secret(secret: &str) -> String {

@@ -305,6 +305,72 @@ both! {
     }
 }
 
+async fn deliver(app: &TestApp, secret: &str, payload: &Value) -> (u16, Value) {
+    let body = serde_json::to_vec(payload).unwrap();
+    let signature = crate::clickup_stand_in::sign(secret, &body);
+    send(
+        app.client
+            .post(app.url("/api/integrations/clickup/webhook"))
+            .header("content-type", "application/json")
+            .header("x-signature", signature)
+            .body(body),
+    )
+    .await
+}
+
+both! {
+    async fn clickup_status_changes_reach_the_linked_task_once(backend) {
+        let stand_in = ClickUp::start().await;
+        walk(&stand_in);
+        let app = app_with(backend, &stand_in, &[]).await;
+        let admin = app.member(true, timebridge::directory::Plan::Enterprise).await;
+        let token = connect(&app, &stand_in, &admin, "ck-hooks").await;
+        let (_, reply) = send(app.post(&token, "/api/integrations/clickup/sync")).await;
+        assert_eq!(reply["webhook_registered"], true, "{reply}");
+        let hooks = stand_in.webhooks();
+        assert_eq!(hooks.len(), 1);
+        assert_eq!(hooks[0]["endpoint"], "http://localhost:3000/api/integrations/clickup/webhook");
+        assert_eq!(hooks[0]["events"], json!(["taskStatusUpdated"]));
+        let (webhook_id, secret) = (hooks[0]["id"].as_str().unwrap().to_owned(), hooks[0]["secret"].as_str().unwrap().to_owned());
+        let (_, again) = send(app.post(&token, "/api/integrations/clickup/sync")).await;
+        assert_eq!(again["webhook_registered"], false, "registered once");
+
+        let task_id = ticket_ready(&app, &token, "Ship it").await;
+        send(app.post(&token, &format!("/api/v1/tasks/{task_id}/clickup-task"))).await;
+        let made = ticket_state(&app, &token, &task_id, |s| s["status"] == "created").await;
+        let clickup_id = made["clickup_task_id"].as_str().unwrap().to_owned();
+
+        // Closed in ClickUp: done here, once however often ClickUp delivers it.
+        let closed = crate::clickup_stand_in::task_status_updated_payload(&webhook_id, &clickup_id, "to do", "complete");
+        let (status, body) = deliver(&app, &secret, &closed).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["applied"], "done", "{body}");
+        let (_, task) = send(app.get(&token, &format!("/api/v1/tasks/{task_id}"))).await;
+        assert_eq!(task["task"]["status"], "done", "{task}");
+        let (status, body) = deliver(&app, &secret, &closed).await;
+        assert_eq!(status, 200);
+        assert_eq!(body["duplicate"], true, "{body}");
+
+        // A wrong signature is refused before anything is read.
+        let (status, _) = deliver(&app, "not-the-secret", &closed).await;
+        assert_eq!(status, 401);
+
+        // Reopened in ClickUp: back to todo.
+        let reopened = crate::clickup_stand_in::task_status_updated_payload(&webhook_id, &clickup_id, "complete", "to do");
+        let (_, body) = deliver(&app, &secret, &reopened).await;
+        assert_eq!(body["applied"], "todo", "{body}");
+        let (_, task) = send(app.get(&token, &format!("/api/v1/tasks/{task_id}"))).await;
+        assert_eq!(task["task"]["status"], "todo");
+        let events = events_after(&app, &token, 0).await;
+        let changes: Vec<&str> = events
+            .iter()
+            .filter(|e| e["data"]["id"] == task_id.as_str() && e["actor"]["via"] == "clickup")
+            .map(|e| e["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(changes, ["task.completed", "task.updated"], "one event per change");
+    }
+}
+
 /// Two instances on Redis draw on one budget.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_on_redis_share_the_workspace_budget() {

@@ -102,6 +102,8 @@ struct Inner {
     /// `(list_id, task)`.
     tasks: Vec<(String, Value)>,
     requests: Vec<ClickUpRequest>,
+    /// Webhooks created through the API, as ClickUp answered them (`webhook` objects).
+    webhooks: Vec<Value>,
     created: usize,
     rate_limited: usize,
     rate_reset_in: u64,
@@ -129,6 +131,7 @@ impl ClickUp {
             .route("/oauth/token", post(token))
             .route("/team", get(teams))
             .route("/team/{team_id}/space", get(spaces))
+            .route("/team/{team_id}/webhook", post(create_webhook))
             .route("/space/{space_id}/folder", get(folders))
             .route("/space/{space_id}/list", get(folderless_lists))
             .route("/folder/{folder_id}/list", get(folder_lists))
@@ -281,6 +284,11 @@ impl ClickUp {
     }
 
     /// Successful `POST /list/{list_id}/task`s (a lost response counts).
+    /// Webhooks created through the API (each with its `secret` and `endpoint`).
+    pub fn webhooks(&self) -> Vec<Value> {
+        self.inner.lock().unwrap().webhooks.clone()
+    }
+
     pub fn created(&self) -> usize {
         self.inner.lock().unwrap().created
     }
@@ -991,6 +999,39 @@ handler!(spaces, false, |state, team_id: String, query, body| {
         axum::Json(json!({"spaces": spaces})).into_response()
     }
 });
+
+handler!(
+    create_webhook,
+    false,
+    |state, team_id: String, query, body| {
+        if !state.teams.iter().any(|(t, _)| *t == team_id) {
+            team_not_authorized()
+        } else {
+            let n = state.webhooks.len() + 1;
+            let id = format!(
+                "4b67ac88-e506-4a29-9d42-{:08x}{n:04}",
+                rand::random::<u32>()
+            );
+            // Random, as ClickUp's are (tests share one PostgreSQL database).
+            let secret: String = (0..64)
+                .map(|_| {
+                    char::from(
+                        b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"[rand::random::<u8>() as usize % 36],
+                    )
+                })
+                .collect();
+            let webhook = json!({
+                "id": id, "userid": 183, "team_id": team_id.parse::<u64>().unwrap_or(0),
+                "endpoint": body["endpoint"], "client_id": CLIENT_ID,
+                "events": body["events"], "task_id": null, "list_id": null, "folder_id": null, "space_id": null,
+                "health": {"status": "active", "fail_count": 0},
+                "secret": secret,
+            });
+            state.webhooks.push(webhook.clone());
+            axum::Json(json!({"id": id, "webhook": webhook})).into_response()
+        }
+    }
+);
 
 handler!(folders, false, |state, space_id: String, query, body| {
     if state.space(&space_id).is_none() {

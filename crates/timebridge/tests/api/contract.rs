@@ -24,6 +24,7 @@ use crate::{both, receiver::Receiver, support::*, webhooks::WEBHOOK_ENV};
 const PROVIDER_PAYLOADS: &[&str] = &[
     "/api/integrations/github/webhook",
     "/api/integrations/slack/events",
+    "/api/integrations/clickup/webhook",
 ];
 
 /// Operations that finish a round trip through a provider (a `state` and `code` only a real

@@ -70,3 +70,25 @@ pub mod task_link {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// `clickup_webhooks`: the webhook registered at the workspace's ClickUp team.
+pub mod webhook {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "clickup_webhooks")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub workspace_id: Uuid,
+        pub team_id: String,
+        pub webhook_id: String,
+        /// The signing secret ClickUp gave, sealed.
+        pub secret: String,
+        pub created_at: TimeDateTimeWithTimeZone,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -13,6 +13,7 @@ pub mod entity;
 pub mod routes;
 pub mod spaces;
 pub mod tasks;
+pub mod webhook;
 
 use std::time::Duration;
 
@@ -21,8 +22,8 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::{
-    BoxFuture, Connector, Field, Provider, Reply, entity::integration, store, store::Integration,
-    workspaces_with,
+    BoxFuture, Connector, Field, Provider, Receiver, Reply, entity::integration, store,
+    store::Integration, workspaces_with,
 };
 use crate::{
     app::{AppState, Capabilities},
@@ -37,6 +38,7 @@ use crate::{
 /// Plugs ClickUp in: the connector, its routes' state, and the space-sync job.
 pub fn register(c: &mut Capabilities) {
     c.connector(std::sync::Arc::new(ClickUpConnector));
+    c.sealed(webhook::SEALED);
     c.job(tasks::kind());
     c.job(
         JobKind::new(
@@ -200,9 +202,41 @@ impl ClickUpConnector {
     }
 }
 
+const RECEIVERS: &[Receiver] = &[Receiver {
+    name: "webhook",
+    summary: "ClickUp's webhook",
+    description: "`X-Signature` (HMAC-SHA256 of the body, hex) is checked against the secret of \
+        each workspace's registered ClickUp webhook before the payload is read; each history \
+        item is applied once: a linked task's move to a closed status makes its Timebridge task \
+        `done`, a reopened one `todo`.",
+    request: "A ClickUp webhook payload (`taskStatusUpdated`)",
+    responses: &[
+        (
+            200,
+            "`{ok: true, applied, ignored}`; `duplicate: true` for a delivery already applied",
+        ),
+        (400, "Malformed payload"),
+        (401, "Missing or invalid signature"),
+    ],
+}];
+
 impl Connector for ClickUpConnector {
     fn provider(&self) -> Provider {
         Provider::Clickup
+    }
+
+    fn receivers(&self) -> &'static [Receiver] {
+        RECEIVERS
+    }
+
+    fn receive<'a>(
+        &'a self,
+        app: &'a AppState,
+        _receiver: &'a str,
+        headers: &'a axum::http::HeaderMap,
+        body: axum::body::Bytes,
+    ) -> BoxFuture<'a, axum::response::Response> {
+        Box::pin(webhook::receive(app, headers, body))
     }
 
     fn fields(&self) -> &'static [Field] {

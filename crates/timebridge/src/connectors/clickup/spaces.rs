@@ -19,6 +19,8 @@ pub struct Synced {
     pub teams: u64,
     pub spaces: u64,
     pub archived: u64,
+    /// The workspace's webhook was registered at ClickUp in this run.
+    pub webhook_registered: bool,
 }
 
 pub async fn sync(app: &AppState, workspace_id: Uuid) -> Result<Synced, ClickUpError> {
@@ -32,6 +34,9 @@ pub async fn sync(app: &AppState, workspace_id: Uuid) -> Result<Synced, ClickUpE
     for team in client.teams().await? {
         outcome.teams += 1;
         let team_id = text(&team["id"]);
+        if outcome.teams == 1 && super::webhook::ensure(&client, &team_id).await? {
+            outcome.webhook_registered = true;
+        }
         for found in client.spaces(&team_id).await? {
             let space_id = text(&found["id"]);
             if space_id.is_empty() {
