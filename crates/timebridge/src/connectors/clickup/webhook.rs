@@ -24,7 +24,7 @@ use super::{
 use crate::{
     app::AppState,
     connectors::{
-        Provider,
+        Provider, answer,
         entity::inbound::InboundStatus,
         ledger::{self, Received, Seen},
         refuse,
@@ -93,10 +93,6 @@ pub async fn ensure(api: &ClickUp<'_>, team_id: &str) -> Result<bool, ClickUpErr
     .await
     .map_err(db)?;
     Ok(true)
-}
-
-fn answer(status: StatusCode, body: Value) -> Response {
-    (status, axum::Json(body)).into_response()
 }
 
 /// Receives a delivery: verified, recorded, applied once.

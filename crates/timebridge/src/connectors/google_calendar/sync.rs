@@ -480,29 +480,16 @@ async fn make_entry(
             .exec(&*change)
             .await
             .map(|done| done.rows_affected == 1),
-        None => link::Entity::insert(link::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            integration_id: Set(integration.record.id),
-            workspace_id: Set(workspace_id),
-            calendar_id: Set(settings.calendar_id.clone()),
-            event_id: Set(event_id.to_owned()),
-            time_entry_id: Set(Some(view.id)),
-            direction: Set(Direction::Imported),
-            pending_event: Set(None),
-            starts_at: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-        })
-        .on_conflict(
-            OnConflict::columns([
-                link::Column::IntegrationId,
-                link::Column::CalendarId,
-                link::Column::EventId,
-            ])
-            .do_nothing()
-            .to_owned(),
+        None => insert_link(
+            &*change,
+            integration,
+            &settings.calendar_id,
+            event_id.to_owned(),
+            Some(view.id),
+            Direction::Imported,
+            None,
+            None,
         )
-        .exec_without_returning(&*change)
         .await
         .map(|rows| rows == 1),
     };
@@ -514,6 +501,46 @@ async fn make_entry(
     change.commit().await?;
     counts.imported += 1;
     Ok(())
+}
+
+/// Links an event (a unique row per integration, calendar and event): the number of rows
+/// written, 0 when another sync linked it first.
+#[allow(clippy::too_many_arguments)]
+async fn insert_link<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    integration: &Integration,
+    calendar_id: &str,
+    event_id: String,
+    time_entry_id: Option<Uuid>,
+    direction: Direction,
+    pending_event: Option<String>,
+    starts_at: Option<OffsetDateTime>,
+) -> Result<u64, DbErr> {
+    let now = time::now();
+    link::Entity::insert(link::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        integration_id: Set(integration.record.id),
+        workspace_id: Set(integration.record.workspace_id),
+        calendar_id: Set(calendar_id.to_owned()),
+        event_id: Set(event_id),
+        time_entry_id: Set(time_entry_id),
+        direction: Set(direction),
+        pending_event: Set(pending_event),
+        starts_at: Set(starts_at),
+        created_at: Set(now),
+        updated_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::columns([
+            link::Column::IntegrationId,
+            link::Column::CalendarId,
+            link::Column::EventId,
+        ])
+        .do_nothing()
+        .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await
 }
 
 /// Remembers an event that has not ended yet.
@@ -541,33 +568,20 @@ async fn keep_pending(
                 .await?;
         }
         None => {
-            link::Entity::insert(link::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                integration_id: Set(integration.record.id),
-                workspace_id: Set(integration.record.workspace_id),
-                calendar_id: Set(settings.calendar_id.clone()),
-                event_id: Set(event
+            insert_link(
+                app.db.conn(),
+                integration,
+                &settings.calendar_id,
+                event
                     .get("id")
                     .and_then(Value::as_str)
                     .unwrap_or_default()
-                    .to_owned()),
-                time_entry_id: Set(None),
-                direction: Set(Direction::Pending),
-                pending_event: Set(Some(event.to_string())),
-                starts_at: Set(Some(end)),
-                created_at: Set(now),
-                updated_at: Set(now),
-            })
-            .on_conflict(
-                OnConflict::columns([
-                    link::Column::IntegrationId,
-                    link::Column::CalendarId,
-                    link::Column::EventId,
-                ])
-                .do_nothing()
-                .to_owned(),
+                    .to_owned(),
+                None,
+                Direction::Pending,
+                Some(event.to_string()),
+                Some(end),
             )
-            .exec_without_returning(app.db.conn())
             .await?;
         }
     }
@@ -775,31 +789,17 @@ async fn export(
             Err(CallError::Duplicate) => {}
             Err(other) => return Err(other.into()),
         }
-        let now = time::now();
         let _turn = app.db.write_turn().await;
-        link::Entity::insert(link::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            integration_id: Set(integration.record.id),
-            workspace_id: Set(integration.record.workspace_id),
-            calendar_id: Set(settings.calendar_id.clone()),
-            event_id: Set(event_id_for(e.id)),
-            time_entry_id: Set(Some(e.id)),
-            direction: Set(Direction::Exported),
-            pending_event: Set(None),
-            starts_at: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-        })
-        .on_conflict(
-            OnConflict::columns([
-                link::Column::IntegrationId,
-                link::Column::CalendarId,
-                link::Column::EventId,
-            ])
-            .do_nothing()
-            .to_owned(),
+        insert_link(
+            app.db.conn(),
+            integration,
+            &settings.calendar_id,
+            event_id_for(e.id),
+            Some(e.id),
+            Direction::Exported,
+            None,
+            None,
         )
-        .exec_without_returning(app.db.conn())
         .await?;
     }
     Ok(())
