@@ -377,6 +377,21 @@ pub async fn delete(app: &AppState, id: Uuid, provider: Provider) -> Result<(), 
 }
 
 /// Records how a call to the provider went (for `status`).
+/// Records a sync's outcome on its integration and answers it as the sync route does:
+/// `{ok: true, …fields}` or `{ok: false, error}`.
+pub async fn record_sync(db: &Db, id: Uuid, outcome: Result<Value, String>) -> super::Reply {
+    match outcome {
+        Ok(fields) => {
+            record_outcome(db, id, None, true).await;
+            super::Reply::ok(fields)
+        }
+        Err(error) => {
+            record_outcome(db, id, Some(&error), false).await;
+            super::Reply::error(error)
+        }
+    }
+}
+
 pub async fn record_outcome(db: &Db, id: Uuid, error: Option<&str>, synced: bool) {
     let now = time::now();
     let mut update = integration::Entity::update_many().filter(integration::Column::Id.eq(id));

@@ -276,18 +276,11 @@ impl Connector for ClickUpConnector {
         _params: &'a Value,
     ) -> BoxFuture<'a, Reply> {
         Box::pin(async move {
-            match spaces::sync(app, integration.record.workspace_id).await {
-                Ok(outcome) => {
-                    store::record_outcome(&app.db, integration.record.id, None, true).await;
-                    Reply::ok(json!(outcome))
-                }
-                Err(e) => {
-                    let error = e.to_string();
-                    store::record_outcome(&app.db, integration.record.id, Some(&error), false)
-                        .await;
-                    Reply::error(error)
-                }
-            }
+            let outcome = spaces::sync(app, integration.record.workspace_id)
+                .await
+                .map(|synced| json!(synced))
+                .map_err(|e| e.to_string());
+            store::record_sync(&app.db, integration.record.id, outcome).await
         })
     }
 

@@ -76,15 +76,13 @@ pub async fn sync_all(app: &AppState, workspace_id: Uuid) -> Value {
         .iter()
         .filter(|i| i.record.workspace_id == workspace_id)
     {
-        match sync::run(app, integration).await {
-            Ok(_) => {
-                store::record_outcome(&app.db, integration.record.id, None, true).await;
-                synced += 1;
-            }
-            Err(error) => {
-                store::record_outcome(&app.db, integration.record.id, Some(&error), false).await;
-                failures.push(json!({"integration_id": integration.record.id, "error": error}));
-            }
+        let outcome = sync::run(app, integration).await.map(|_| Value::Null);
+        let reply = store::record_sync(&app.db, integration.record.id, outcome).await;
+        if reply.is_ok() {
+            synced += 1;
+        } else {
+            failures
+                .push(json!({"integration_id": integration.record.id, "error": reply.0["error"]}));
         }
     }
     json!({"synced": synced, "failed": failures.len(), "failures": failures})
@@ -261,17 +259,10 @@ impl Connector for GoogleCalendarConnector {
         _params: &'a Value,
     ) -> BoxFuture<'a, Reply> {
         Box::pin(async move {
-            match sync::run(app, integration).await {
-                Ok(counts) => {
-                    store::record_outcome(&app.db, integration.record.id, None, true).await;
-                    Reply::ok(json!({"counts": counts}))
-                }
-                Err(error) => {
-                    store::record_outcome(&app.db, integration.record.id, Some(&error), false)
-                        .await;
-                    Reply::error(error)
-                }
-            }
+            let outcome = sync::run(app, integration)
+                .await
+                .map(|counts| json!({"counts": counts}));
+            store::record_sync(&app.db, integration.record.id, outcome).await
         })
     }
 
