@@ -13,6 +13,21 @@
 //!   `archived`, `include_closed`, `subtasks`, `statuses[]`, `date_updated_gt|lt`,
 //!   `date_created_gt|lt`, `order_by` (`created`, `updated`, `id`) and `reverse`.
 //! - `POST /list/{list_id}/task` (JSON): creates a task; `GET /task/{task_id}`.
+//! - `PUT /task/{task_id}` (JSON): Update Task with `name`, `description` (`markdown_content`, or
+//!   the older `markdown_description`, wins over it), `status` (a space status, any case),
+//!   `priority` (1–4 or `null`), `due_date` and `start_date` (ms or `null`) and `archived`; the
+//!   answer is the whole task, as `GET /task/{task_id}` then answers it. `date_updated` moves on;
+//!   entering a closed status sets `date_closed` and `date_done`, leaving it clears them.
+//! - `POST /team/{team_id}/webhook`: stores the webhook with its `events` as sent (any name,
+//!   `taskStatusUpdated`, `taskTimeTrackedUpdated`, `*`…) and answers `{id, webhook}` with the
+//!   `secret`.
+//! - `GET /team/{team_id}/time_entries` (Get time entries within a date range): `start_date` and
+//!   `end_date` in ms (`end_date` defaults to now, `start_date` to 30 days before `end_date`),
+//!   `assignee` (user ids, comma-separated), at most one of `space_id`, `folder_id`, `list_id` and
+//!   `task_id`, `include_task_tags` and `include_location_names`. `{"data": […]}`, earliest
+//!   `start` first; `start`, `end`, `duration` and `at` are ms strings and `task_location`'s ids
+//!   numbers, as ClickUp's reference shows them. Entries are made by the test (`add_time_entry`,
+//!   `update_time_entry`), which can also build the `taskTimeTrackedUpdated` webhook body.
 //!
 //! Every request but the token exchange needs `Authorization: <token>` (raw, as ClickUp wants
 //! it; `Bearer <token>` is accepted too). A missing header is `400 OAUTH_017`, an unknown or
@@ -25,9 +40,11 @@
 //!   (`OAUTH_019` unknown client, `OAUTH_010` no code, `OAUTH_014` unknown or used code), the
 //!   `ITEM_0xx` of unknown spaces, folders, lists and tasks (answered 404; ClickUp sometimes
 //!   answers 401 for things the token cannot see), `INPUT_018` for a bad priority, `INPUT_003`
-//!   for a bad page, and `fail_next`'s (`SHD_001` for 5xx, `APP_001` for other 4xx). Verified
-//!   ones: `OAUTH_017`, `OAUTH_025`, `OAUTH_027`, `APP_001` (route), `APP_002`, `INPUT_005`,
-//!   `CRTSK_001`.
+//!   for a bad page, `INPUT_004` for two location filters on time entries, Update Task's for an
+//!   unknown status (creation's `400 Status not found CRTSK_001`) or a bad name (creation's
+//!   `INPUT_005`), and `fail_next`'s (`SHD_001` for 5xx, `APP_001` for other 4xx). Verified ones:
+//!   `OAUTH_017`, `OAUTH_025`, `OAUTH_027`, `APP_001` (route), `APP_002`, and `INPUT_005` and
+//!   `CRTSK_001` on task creation.
 //! - A lost task creation answers the gateway's HTML `502 Bad Gateway` page, not JSON.
 //! - Every token sees every Workspace; the rate-limit window is the stand-in's, not per token,
 //!   and it never limits on its own (`X-RateLimit-Remaining` stops at 1) — only
@@ -35,7 +52,27 @@
 //! - Statuses live on the space (no list overrides): `to do` (open), `in progress` (custom),
 //!   `complete` (closed). A folderless list's hidden folder gets the id `{space_id}0`.
 //! - Tasks are listed oldest first (ClickUp does not document its base order); descriptions
-//!   are stored as sent (Markdown is not rendered to rich text).
+//!   are stored as sent (Markdown is not rendered to rich text). Update Task ignores
+//!   assignees, watchers, `parent`, `points`, `time_estimate` and custom fields.
+//! - Time entries: without `assignee` everyone's are answered (ClickUp answers only the token
+//!   owner's, and other users' need an owner or admin token). An entry is in the range when its
+//!   `start` is (ClickUp does not say whether it matches starts or overlaps). No timer runs:
+//!   ClickUp answers a running one with a negative `duration`; here durations are ≥ 0 and `end`
+//!   is `start + duration`. Entries are not billable, carry no tags and no approval fields,
+//!   `source` is `clickup`; `task_tags` come only with `include_task_tags`. Members other than
+//!   the token's owner (183, `ada@example.com`) get ids 184, 185… in order of first appearance
+//!   and a name made from their email (`grace.hopper@…` → `Grace Hopper`). Tracked time sets
+//!   the task's `time_spent` (ms), not its `date_updated`.
+//! - The `taskTimeTrackedUpdated` body follows the one example found (Apache Camel's ClickUp
+//!   component's test data; ClickUp's payload page shows none we could read): one history item,
+//!   `field` `time_spent`, `data` `{total_time, rollup_time}` and `after`
+//!   `{id, start, end, time, source, date_added}` all ms strings, top-level `data`
+//!   `{description: "Time Tracking Created", interval_id}`. Not verified: an edit's description
+//!   `Time Tracking Edited` (Camel's constant; it also knows `Time Tracking Deleted`, not made
+//!   here), its `before` having `after`'s shape (as clickup-go models it), `interval_id` being
+//!   the entry id (Camel's example has two digits swapped, likely by anonymising),
+//!   `rollup_time` equal to `total_time` (no subtasks rolled up) and `parent_id` being the
+//!   task's list.
 
 use std::{
     collections::HashSet,
@@ -52,7 +89,7 @@ use axum::{
     routing::{get, post},
 };
 use hmac::{Hmac, Mac};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use sha2::Sha256;
 use tokio::sync::oneshot;
 
@@ -63,6 +100,8 @@ pub const CLIENT_SECRET: &str = "C9R2XW7KQJ4M8T1VZ6HN3B0YPLF5DSGA2E7UQ9WK4R8T1XM
 const RATE_LIMIT: u64 = 100;
 /// Tasks per page of `GET /list/{list_id}/task`, whatever is asked for.
 const PAGE_SIZE: usize = 100;
+/// The range `GET /team/{team_id}/time_entries` answers without `start_date`: 30 days.
+const DEFAULT_RANGE_MS: u64 = 30 * 24 * 60 * 60 * 1000;
 
 /// One request the stand-in received.
 #[derive(Clone, Debug)]
@@ -87,6 +126,21 @@ struct List {
     orderindex: usize,
 }
 
+struct TimeEntry {
+    id: String,
+    task_id: String,
+    user_id: u64,
+    email: String,
+    start: u64,
+    duration: u64,
+    description: String,
+    /// When the entry was added and when it last changed (ms).
+    added: u64,
+    at: u64,
+    /// `(start, duration)` before the last `update_time_entry`.
+    before: Option<(u64, u64)>,
+}
+
 #[derive(Default)]
 struct Inner {
     codes: HashSet<String>,
@@ -104,6 +158,9 @@ struct Inner {
     requests: Vec<ClickUpRequest>,
     /// Webhooks created through the API, as ClickUp answered them (`webhook` objects).
     webhooks: Vec<Value>,
+    time_entries: Vec<TimeEntry>,
+    /// Emails of the members other than the token's owner, in order of first appearance.
+    members: Vec<String>,
     created: usize,
     rate_limited: usize,
     rate_reset_in: u64,
@@ -132,11 +189,12 @@ impl ClickUp {
             .route("/team", get(teams))
             .route("/team/{team_id}/space", get(spaces))
             .route("/team/{team_id}/webhook", post(create_webhook))
+            .route("/team/{team_id}/time_entries", get(team_time_entries))
             .route("/space/{space_id}/folder", get(folders))
             .route("/space/{space_id}/list", get(folderless_lists))
             .route("/folder/{folder_id}/list", get(folder_lists))
             .route("/list/{list_id}/task", get(list_tasks).post(create_task))
-            .route("/task/{task_id}", get(get_task))
+            .route("/task/{task_id}", get(get_task).put(put_task))
             .fallback(fallback)
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -250,6 +308,7 @@ impl ClickUp {
             let transformed = matches!(
                 key.as_str(),
                 "description"
+                    | "markdown_content"
                     | "markdown_description"
                     | "assignees"
                     | "notify_all"
@@ -283,12 +342,119 @@ impl ClickUp {
             .collect()
     }
 
-    /// Successful `POST /list/{list_id}/task`s (a lost response counts).
+    /// Time tracked on the task as if in ClickUp's UI, by the member with this email (the
+    /// token's owner for `ada@example.com`); never a running timer. Returns the entry's id.
+    pub fn add_time_entry(
+        &self,
+        task_id: &str,
+        start_ms: u64,
+        duration_ms: u64,
+        user_email: &str,
+        description: &str,
+    ) -> String {
+        let mut state = self.inner.lock().unwrap();
+        assert!(state.task(task_id).is_some(), "no task {task_id}");
+        let user_id = state.member_id(user_email);
+        let mut id = new_entry_id();
+        while state.time_entries.iter().any(|e| e.id == id) {
+            id = new_entry_id();
+        }
+        let at = state.stamp();
+        state.time_entries.push(TimeEntry {
+            id: id.clone(),
+            task_id: task_id.to_owned(),
+            user_id,
+            email: user_email.to_owned(),
+            start: start_ms,
+            duration: duration_ms,
+            description: description.to_owned(),
+            added: at,
+            at,
+            before: None,
+        });
+        state.track(task_id);
+        id
+    }
+
+    /// The member moves the entry's interval in ClickUp's UI; the interval it had becomes the
+    /// `before` of `task_time_tracked_updated_payload`.
+    pub fn update_time_entry(&self, entry_id: &str, start_ms: u64, duration_ms: u64) {
+        let mut state = self.inner.lock().unwrap();
+        let at = state.stamp();
+        let entry = state
+            .time_entries
+            .iter_mut()
+            .find(|e| e.id == entry_id)
+            .expect("no such time entry");
+        entry.before = Some((entry.start, entry.duration));
+        (entry.start, entry.duration, entry.at) = (start_ms, duration_ms, at);
+        let task_id = entry.task_id.clone();
+        state.track(&task_id);
+    }
+
+    /// Every time entry, in the order added, as `GET /team/{team_id}/time_entries` answers it.
+    pub fn time_entries(&self) -> Vec<Value> {
+        let state = self.inner.lock().unwrap();
+        state
+            .time_entries
+            .iter()
+            .map(|e| state.entry_json(e, false, false))
+            .collect()
+    }
+
+    /// The `taskTimeTrackedUpdated` webhook body ClickUp sends for the entry's latest change:
+    /// `Time Tracking Created` after `add_time_entry`, `Time Tracking Edited` with the former
+    /// interval as `before` after `update_time_entry` (see the module notes for what is not
+    /// verified).
+    pub fn task_time_tracked_updated_payload(&self, webhook_id: &str, entry_id: &str) -> Value {
+        let state = self.inner.lock().unwrap();
+        let entry = state
+            .time_entries
+            .iter()
+            .find(|e| e.id == entry_id)
+            .expect("no such time entry");
+        let (list_id, _) = &state.tasks[state.task(&entry.task_id).expect("a task")];
+        let total = state.tracked(&entry.task_id).to_string();
+        let interval = |start: u64, duration: u64| {
+            json!({
+                "id": entry.id,
+                "start": start.to_string(),
+                "end": (start + duration).to_string(),
+                "time": duration.to_string(),
+                "source": "clickup",
+                "date_added": entry.added.to_string(),
+            })
+        };
+        let (description, before) = match entry.before {
+            None => ("Time Tracking Created", Value::Null),
+            Some((start, duration)) => ("Time Tracking Edited", interval(start, duration)),
+        };
+        json!({
+            "event": "taskTimeTrackedUpdated",
+            "history_items": [{
+                "id": history_item_id(),
+                "type": 1,
+                "date": entry.at.to_string(),
+                "field": "time_spent",
+                "parent_id": list_id,
+                "data": {"total_time": total, "rollup_time": total},
+                "source": null,
+                "user": member_json(entry.user_id, &entry.email),
+                "before": before,
+                "after": interval(entry.start, entry.duration),
+            }],
+            "task_id": entry.task_id,
+            "data": {"description": description, "interval_id": entry.id},
+            "webhook_id": webhook_id,
+        })
+    }
+
     /// Webhooks created through the API (each with its `secret` and `endpoint`).
     pub fn webhooks(&self) -> Vec<Value> {
         self.inner.lock().unwrap().webhooks.clone()
     }
 
+    /// Successful `POST /list/{list_id}/task`s (a lost response counts).
     pub fn created(&self) -> usize {
         self.inner.lock().unwrap().created
     }
@@ -357,21 +523,14 @@ pub fn task_status_updated_payload(
     json!({
         "event": "taskStatusUpdated",
         "history_items": [{
-            "id": format!("28007873263923{:05}", rand::random::<u16>()),
+            "id": history_item_id(),
             "type": 1,
             "date": now_ms().to_string(),
             "field": "status",
             "parent_id": "162641062",
             "data": {"status_type": after_status["type"]},
             "source": null,
-            "user": {
-                "id": USER_ID,
-                "username": USERNAME,
-                "email": EMAIL,
-                "color": "#7b68ee",
-                "initials": "AL",
-                "profilePicture": null,
-            },
+            "user": member_json(USER_ID, EMAIL),
             "before": status_object(before),
             "after": after_status,
         }],
@@ -397,6 +556,41 @@ fn user() -> Value {
     })
 }
 
+/// A user as time entries and webhooks show one; a member's name comes from their email
+/// (`grace.hopper@…` → `Grace Hopper`).
+fn member_json(id: u64, email: &str) -> Value {
+    let username = if email == EMAIL {
+        USERNAME.to_owned()
+    } else {
+        let local = email.split('@').next().unwrap_or_default();
+        let words: Vec<String> = local
+            .split(['.', '_', '-', '+'])
+            .filter(|w| !w.is_empty())
+            .map(|w| {
+                let mut chars = w.chars();
+                chars
+                    .next()
+                    .map(|c| c.to_uppercase().chain(chars).collect())
+                    .unwrap_or_default()
+            })
+            .collect();
+        words.join(" ")
+    };
+    let initials: String = username
+        .split_whitespace()
+        .filter_map(|w| w.chars().next())
+        .take(2)
+        .collect();
+    json!({
+        "id": id,
+        "username": username,
+        "email": email,
+        "color": "#7b68ee",
+        "initials": initials.to_uppercase(),
+        "profilePicture": null,
+    })
+}
+
 /// The space's statuses: `(name, type, color)` in order.
 const STATUSES: &[(&str, &str, &str)] = &[
     ("to do", "open", "#d3d3d3"),
@@ -415,6 +609,19 @@ fn status_object(name: &str) -> Value {
         "done" => json!({"status": name, "color": "#008844", "type": "done", "orderindex": 2}),
         _ => json!({"status": name, "color": "#7c4dff", "type": "custom", "orderindex": 1}),
     }
+}
+
+/// The space status `name` names, in any case.
+fn space_status(name: &str) -> Option<Value> {
+    let name = name.to_lowercase();
+    STATUSES
+        .iter()
+        .any(|(n, _, _)| *n == name)
+        .then(|| status_object(&name))
+}
+
+fn is_closed(status: &Value) -> bool {
+    matches!(status["type"].as_str(), Some("closed" | "done"))
 }
 
 fn priority_object(priority: u64) -> Value {
@@ -438,6 +645,29 @@ fn now_secs() -> u64 {
     now_ms() / 1000
 }
 
+/// A history item id as ClickUp's webhooks carry them.
+fn history_item_id() -> String {
+    format!("28007873263923{:05}", rand::random::<u16>())
+}
+
+/// A time entry id as ClickUp makes them: 19 digits.
+fn new_entry_id() -> String {
+    format!(
+        "4{:018}",
+        rand::random_range(0..1_000_000_000_000_000_000u64)
+    )
+}
+
+/// An id as a JSON number when it is one (`task_location`'s are).
+fn numeric(id: &str) -> Value {
+    id.parse::<u64>().map_or_else(|_| json!(id), |n| json!(n))
+}
+
+/// An id from JSON, a string or a number, as text.
+fn id_text(id: &Value) -> String {
+    id.as_str().map_or_else(|| id.to_string(), str::to_owned)
+}
+
 /// A task id as ClickUp makes them now: `86` and seven base-36 characters.
 fn new_task_id() -> String {
     const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
@@ -448,6 +678,42 @@ fn new_task_id() -> String {
 }
 
 type Failure = (StatusCode, &'static str, &'static str);
+
+fn task_name(name: &Value) -> Result<String, Failure> {
+    match name {
+        Value::String(name) if !name.trim().is_empty() && name.chars().count() <= 2048 => {
+            Ok(name.clone())
+        }
+        _ => Err((StatusCode::BAD_REQUEST, "Task name invalid", "INPUT_005")),
+    }
+}
+
+/// The description a Create or Update Task body sets: Markdown wins over `description`.
+fn description_of(fields: &Map<String, Value>) -> Option<&str> {
+    ["markdown_content", "markdown_description", "description"]
+        .iter()
+        .find_map(|key| fields.get(*key).and_then(Value::as_str))
+}
+
+/// A priority (1–4 or `null`) as the task stores it.
+fn priority_field(priority: Option<&Value>) -> Result<Value, Failure> {
+    match priority {
+        None | Some(Value::Null) => Ok(Value::Null),
+        Some(p) => match p.as_u64() {
+            Some(p @ 1..=4) => Ok(priority_object(p)),
+            _ => Err((StatusCode::BAD_REQUEST, "Priority invalid", "INPUT_018")),
+        },
+    }
+}
+
+/// A `*_date` field (ms, as a number or a string, or `null`) as the task stores it.
+fn ms_field(ms: Option<&Value>) -> Value {
+    match ms {
+        Some(Value::Number(n)) => json!(n.to_string()),
+        Some(Value::String(s)) => json!(s),
+        _ => Value::Null,
+    }
+}
 
 impl Inner {
     fn space(&self, id: &str) -> Option<&(String, String, String)> {
@@ -607,35 +873,17 @@ impl Inner {
         let Some(fields) = input.as_object() else {
             return Err((StatusCode::BAD_REQUEST, "Task name invalid", "INPUT_005"));
         };
-        let name = match fields.get("name") {
-            Some(Value::String(name))
-                if !name.trim().is_empty() && name.chars().count() <= 2048 =>
-            {
-                name.clone()
-            }
-            _ => return Err((StatusCode::BAD_REQUEST, "Task name invalid", "INPUT_005")),
-        };
+        let name = task_name(fields.get("name").unwrap_or(&Value::Null))?;
         let status = match fields.get("status") {
             None | Some(Value::Null) => status_object(STATUSES[0].0),
-            Some(Value::String(s)) => {
-                let s = s.to_lowercase();
-                if !STATUSES.iter().any(|(n, _, _)| *n == s) {
-                    return Err((StatusCode::BAD_REQUEST, "Status not found", "CRTSK_001"));
-                }
-                status_object(&s)
-            }
             Some(other @ Value::Object(_)) => other.clone(),
-            Some(_) => return Err((StatusCode::BAD_REQUEST, "Status not found", "CRTSK_001")),
+            Some(s) => s.as_str().and_then(space_status).ok_or((
+                StatusCode::BAD_REQUEST,
+                "Status not found",
+                "CRTSK_001",
+            ))?,
         };
-        let priority = match fields.get("priority") {
-            None | Some(Value::Null) => Value::Null,
-            Some(p) => match p.as_u64() {
-                Some(p @ 1..=4) => priority_object(p),
-                _ => {
-                    return Err((StatusCode::BAD_REQUEST, "Priority invalid", "INPUT_018"));
-                }
-            },
-        };
+        let priority = priority_field(fields.get("priority"))?;
         let tags: Vec<Value> = fields
             .get("tags")
             .and_then(Value::as_array)
@@ -661,23 +909,13 @@ impl Inner {
                     .collect()
             })
             .unwrap_or_default();
-        let description = fields
-            .get("markdown_description")
-            .or_else(|| fields.get("description"))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        let ms = |key: &str| match fields.get(key) {
-            Some(Value::Number(n)) => json!(n.to_string()),
-            Some(Value::String(s)) => json!(s),
-            _ => Value::Null,
-        };
+        let description = description_of(fields).unwrap_or_default().to_owned();
         let list = self.list(list_id).expect("a list");
         let list_ref = json!({"id": list.id, "name": list.name, "access": true});
         let folder = self.list_folder(list);
         let space = json!({"id": list.space_id});
         let stamp = self.stamp().to_string();
-        let closed = matches!(status["type"].as_str(), Some("closed" | "done"));
+        let closed = is_closed(&status);
         let mut id = new_task_id();
         while self.task(&id).is_some() {
             id = new_task_id();
@@ -706,8 +944,8 @@ impl Inner {
             "parent": fields.get("parent").cloned().unwrap_or(Value::Null),
             "top_level_parent": fields.get("parent").cloned().unwrap_or(Value::Null),
             "priority": priority,
-            "due_date": ms("due_date"),
-            "start_date": ms("start_date"),
+            "due_date": ms_field(fields.get("due_date")),
+            "start_date": ms_field(fields.get("start_date")),
             "points": fields.get("points").cloned().unwrap_or(Value::Null),
             "time_estimate": fields.get("time_estimate").cloned().unwrap_or(Value::Null),
             "time_spent": 0,
@@ -725,6 +963,131 @@ impl Inner {
             "space": space,
             "attachments": [],
         }))
+    }
+
+    /// Applies Update Task's fields to the task at `index` and answers the task, or ClickUp's
+    /// error with nothing changed.
+    fn update_task(&mut self, index: usize, input: &Value) -> Result<Value, Failure> {
+        let no_fields = Map::new();
+        let fields = input.as_object().unwrap_or(&no_fields);
+        let before = &self.tasks[index].1;
+        let mut task = before.clone();
+        if let Some(name) = fields.get("name") {
+            task["name"] = json!(task_name(name)?);
+        }
+        if let Some(description) = description_of(fields) {
+            task["description"] = json!(description);
+            task["text_content"] = json!(description);
+        }
+        if let Some(status) = fields.get("status") {
+            task["status"] = status.as_str().and_then(space_status).ok_or((
+                StatusCode::BAD_REQUEST,
+                "Status not found",
+                "CRTSK_001",
+            ))?;
+        }
+        if fields.contains_key("priority") {
+            task["priority"] = priority_field(fields.get("priority"))?;
+        }
+        for key in ["due_date", "start_date"] {
+            if fields.contains_key(key) {
+                task[key] = ms_field(fields.get(key));
+            }
+        }
+        if let Some(archived) = fields.get("archived").and_then(Value::as_bool) {
+            task["archived"] = json!(archived);
+        }
+        let was_closed = is_closed(&before["status"]);
+        let stamp = json!(self.stamp().to_string());
+        if was_closed != is_closed(&task["status"]) {
+            let closed = if was_closed {
+                Value::Null
+            } else {
+                stamp.clone()
+            };
+            task["date_closed"] = closed.clone();
+            task["date_done"] = closed;
+        }
+        task["date_updated"] = stamp;
+        self.tasks[index].1 = task.clone();
+        Ok(task)
+    }
+
+    /// The user id of the member with this email: the token's owner's for `EMAIL`, the next
+    /// one for a new email.
+    fn member_id(&mut self, email: &str) -> u64 {
+        if email == EMAIL {
+            return USER_ID;
+        }
+        let index = self
+            .members
+            .iter()
+            .position(|m| m == email)
+            .unwrap_or_else(|| {
+                self.members.push(email.to_owned());
+                self.members.len() - 1
+            });
+        USER_ID + 1 + index as u64
+    }
+
+    /// The ms tracked on the task.
+    fn tracked(&self, task_id: &str) -> u64 {
+        self.time_entries
+            .iter()
+            .filter(|e| e.task_id == task_id)
+            .map(|e| e.duration)
+            .sum()
+    }
+
+    /// Brings the task's `time_spent` up to date.
+    fn track(&mut self, task_id: &str) {
+        let tracked = self.tracked(task_id);
+        let index = self.task(task_id).expect("a task");
+        self.tasks[index].1["time_spent"] = json!(tracked);
+    }
+
+    /// A time entry as Get time entries answers it.
+    fn entry_json(&self, entry: &TimeEntry, task_tags: bool, location_names: bool) -> Value {
+        let (list_id, task) = &self.tasks[self.task(&entry.task_id).expect("a task")];
+        let list = self.list(list_id).expect("a list");
+        let (team_id, _, space_name) = self.space(&list.space_id).expect("a space");
+        let folder = self.list_folder(list);
+        let mut location = json!({
+            "list_id": numeric(&list.id),
+            "folder_id": numeric(&id_text(&folder["id"])),
+            "space_id": numeric(&list.space_id),
+        });
+        if location_names {
+            location["list_name"] = json!(list.name);
+            location["folder_name"] = folder["name"].clone();
+            location["space_name"] = json!(space_name);
+        }
+        let mut task_ref = json!({
+            "id": task["id"], "name": task["name"], "status": task["status"], "custom_type": null,
+        });
+        if !task["custom_id"].is_null() {
+            task_ref["custom_id"] = task["custom_id"].clone();
+        }
+        let mut json = json!({
+            "id": entry.id,
+            "task": task_ref,
+            "wid": team_id,
+            "user": member_json(entry.user_id, &entry.email),
+            "billable": false,
+            "start": entry.start.to_string(),
+            "end": (entry.start + entry.duration).to_string(),
+            "duration": entry.duration.to_string(),
+            "description": entry.description,
+            "tags": [],
+            "source": "clickup",
+            "at": entry.at.to_string(),
+            "task_location": location,
+            "task_url": task["url"],
+        });
+        if task_tags {
+            json["task_tags"] = task["tags"].clone();
+        }
+        json
     }
 }
 
@@ -1199,6 +1562,71 @@ handler!(get_task, false, |state, task_id: String, query, body| {
     }
 });
 
+handler!(put_task, false, |state, task_id: String, query, body| {
+    match state.task(&task_id) {
+        Some(index) => match state.update_task(index, &body) {
+            Ok(task) => axum::Json(task).into_response(),
+            Err(refused) => failure(refused),
+        },
+        None => not_found("Task", "ITEM_013"),
+    }
+});
+
+handler!(
+    team_time_entries,
+    false,
+    |state, team_id: String, query, body| {
+        let location: Vec<(&str, &str)> = ["space_id", "folder_id", "list_id", "task_id"]
+            .into_iter()
+            .filter_map(|key| param(&query, key).map(|id| (key, id)))
+            .collect();
+        if !state.teams.iter().any(|(t, _)| *t == team_id) {
+            team_not_authorized()
+        } else if location.len() > 1 {
+            clickup_error(
+                StatusCode::BAD_REQUEST,
+                "Only one location filter can be used",
+                "INPUT_004",
+            )
+        } else {
+            let bound = |name: &str| param(&query, name).and_then(|v| v.parse::<u64>().ok());
+            let end = bound("end_date").unwrap_or_else(now_ms);
+            let start = bound("start_date").unwrap_or(end.saturating_sub(DEFAULT_RANGE_MS));
+            let assignees: Option<Vec<u64>> = param(&query, "assignee").map(|ids| {
+                ids.split(',')
+                    .filter_map(|id| id.trim().parse().ok())
+                    .collect()
+            });
+            let mut entries: Vec<&TimeEntry> = state
+                .time_entries
+                .iter()
+                .filter(|e| (start..=end).contains(&e.start))
+                .filter(|e| assignees.as_ref().is_none_or(|a| a.contains(&e.user_id)))
+                .collect();
+            entries.sort_by_key(|e| e.start);
+            let (tags, names) = (
+                flag(&query, "include_task_tags"),
+                flag(&query, "include_location_names"),
+            );
+            let data: Vec<Value> = entries
+                .into_iter()
+                .map(|e| state.entry_json(e, tags, names))
+                .filter(|e| e["wid"] == team_id.as_str())
+                .filter(|e| {
+                    location.iter().all(|(key, id)| {
+                        let at = match *key {
+                            "task_id" => &e["task"]["id"],
+                            _ => &e["task_location"][*key],
+                        };
+                        id_text(at) == *id
+                    })
+                })
+                .collect();
+            axum::Json(json!({"data": data})).into_response()
+        }
+    }
+);
+
 async fn fallback(
     State(inner): State<Shared>,
     method: Method,
@@ -1261,6 +1689,12 @@ mod tests {
         async fn create(&self, list_id: &str, task: Value) -> (u16, Value) {
             let url = format!("{}/list/{list_id}/task", self.base);
             let (status, _, body) = self.send(self.http.post(url).json(&task)).await;
+            (status, body)
+        }
+
+        async fn update(&self, task_id: &str, fields: Value) -> (u16, Value) {
+            let url = format!("{}/task/{task_id}", self.base);
+            let (status, _, body) = self.send(self.http.put(url).json(&fields)).await;
             (status, body)
         }
     }
@@ -1625,5 +2059,224 @@ mod tests {
         assert!(item["source"].is_null());
         let body = serde_json::to_vec(&payload).unwrap();
         assert_eq!(sign("s3cret", &body).len(), 64);
+    }
+    #[tokio::test]
+    async fn clickup_stand_in_updates_tasks() {
+        let clickup = ClickUp::start().await;
+        workspace(&clickup);
+        clickup.issue_token("pk_183_U");
+        let client = Client::new(&clickup, "pk_183_U");
+        let id = clickup.add_task(
+            "901100003",
+            json!({"name": "Draft", "priority": 2, "due_date": 1_767_225_600_000u64}),
+        );
+        let created = clickup.tasks("901100003")[0]["date_updated"].clone();
+
+        let (status, task) = client
+            .update(
+                &id,
+                json!({"name": "Final", "markdown_content": "**Done**", "status": "Complete", "priority": null, "due_date": null}),
+            )
+            .await;
+        assert_eq!(status, 200, "{task}");
+        assert_eq!(task["name"], "Final");
+        assert_eq!(task["description"], "**Done**");
+        assert_eq!(task["status"]["status"], "complete");
+        assert!(task["priority"].is_null() && task["due_date"].is_null());
+        assert_eq!(task["date_closed"], task["date_updated"]);
+        assert!(stamp_of(&task, "date_updated") > created.as_str().unwrap().parse().unwrap());
+        assert_eq!(client.get(&format!("/task/{id}"), &[]).await.1, task);
+
+        let (_, reopened) = client
+            .update(&id, json!({"status": "in progress", "archived": true}))
+            .await;
+        assert!(reopened["date_closed"].is_null() && reopened["date_done"].is_null());
+        assert_eq!(reopened["archived"], true);
+        assert!(stamp_of(&reopened, "date_updated") > stamp_of(&task, "date_updated"));
+
+        let (status, body) = client.update(&id, json!({"status": "blocked"})).await;
+        assert_eq!(
+            (status, body),
+            (
+                400,
+                json!({"err": "Status not found", "ECODE": "CRTSK_001"})
+            )
+        );
+        let (status, _) = client.update(&id, json!({"priority": 5})).await;
+        assert_eq!(status, 400);
+        assert_eq!(clickup.tasks("901100003")[0], reopened);
+        let (status, body) = client.update("86zzzzzzz", json!({"name": "x"})).await;
+        assert_eq!((status, body["ECODE"].as_str()), (404, Some("ITEM_013")));
+        assert_eq!(clickup.count("PUT", "/task/"), 5);
+    }
+
+    #[tokio::test]
+    async fn clickup_stand_in_tracks_time() {
+        let clickup = ClickUp::start().await;
+        workspace(&clickup);
+        clickup.add_team("9022", "Other");
+        clickup.issue_token("pk_183_T");
+        let client = Client::new(&clickup, "pk_183_T");
+        let spec = clickup.add_task(
+            "901100003",
+            json!({"name": "Spec", "tags": ["Billing"], "custom_id": "ENG-7"}),
+        );
+        let inbox = clickup.add_task("901100004", json!({"name": "Inbox"}));
+        let hour = 3_600_000;
+        let now = now_ms();
+        let ada = clickup.add_time_entry(&spec, now - 3 * hour, hour, EMAIL, "Writing");
+        let grace = clickup.add_time_entry(
+            &inbox,
+            now - 5 * hour,
+            2 * hour,
+            "grace.hopper@example.com",
+            "",
+        );
+        let old = clickup.add_time_entry(&spec, now - 40 * 24 * hour, hour, EMAIL, "Long ago");
+
+        let (status, all) = client.get("/team/9011/time_entries", &[]).await;
+        assert_eq!(status, 200, "{all}");
+        let data = all["data"].as_array().unwrap();
+        assert_eq!(data.len(), 2);
+        assert_eq!(
+            (data[0]["id"].as_str(), data[1]["id"].as_str()),
+            (Some(grace.as_str()), Some(ada.as_str()))
+        );
+        let entry = &data[1];
+        assert_eq!(entry["task"]["custom_id"], "ENG-7");
+        assert_eq!(entry["task"]["status"]["status"], "to do");
+        assert_eq!(entry["wid"], "9011");
+        assert_eq!(entry["user"]["id"], USER_ID);
+        assert_eq!(entry["start"], (now - 3 * hour).to_string());
+        assert_eq!(entry["end"], (now - 2 * hour).to_string());
+        assert_eq!(entry["duration"], hour.to_string());
+        assert_eq!(
+            entry["task_location"],
+            json!({"list_id": 901100003u64, "folder_id": 90110002u64, "space_id": 90110001u64})
+        );
+        assert!(entry.get("task_tags").is_none());
+        assert_eq!(
+            entry["task_url"],
+            format!("https://app.clickup.com/t/{spec}")
+        );
+        let user = &data[0]["user"];
+        assert_eq!(
+            (
+                user["id"].as_u64(),
+                user["username"].as_str(),
+                user["initials"].as_str()
+            ),
+            (Some(USER_ID + 1), Some("Grace Hopper"), Some("GH"))
+        );
+        assert!(data[0]["task"].get("custom_id").is_none());
+        assert_eq!(data[0]["task_location"]["folder_id"], 901100010u64);
+        assert_eq!(clickup.time_entries().len(), 3);
+
+        let end = now.to_string();
+        let (_, ranged) = client
+            .get(
+                "/team/9011/time_entries",
+                &[("start_date", "0"), ("end_date", &end)],
+            )
+            .await;
+        assert_eq!(ranged["data"].as_array().unwrap().len(), 3);
+        let (_, mine) = client
+            .get(
+                "/team/9011/time_entries",
+                &[
+                    ("assignee", "183"),
+                    ("include_task_tags", "true"),
+                    ("include_location_names", "true"),
+                ],
+            )
+            .await;
+        assert_eq!(mine["data"].as_array().unwrap().len(), 1);
+        assert_eq!(mine["data"][0]["task_tags"][0]["name"], "billing");
+        assert_eq!(mine["data"][0]["task_location"]["folder_name"], "Roadmap");
+        assert_eq!(
+            mine["data"][0]["task_location"]["space_name"],
+            "Engineering"
+        );
+        let (_, listed) = client
+            .get("/team/9011/time_entries", &[("list_id", "901100004")])
+            .await;
+        assert_eq!(listed["data"][0]["id"], grace.as_str());
+        let (_, by_task) = client
+            .get("/team/9011/time_entries", &[("task_id", inbox.as_str())])
+            .await;
+        assert_eq!(by_task["data"].as_array().unwrap().len(), 1);
+        let (status, body) = client
+            .get(
+                "/team/9011/time_entries",
+                &[("list_id", "901100004"), ("space_id", "90110001")],
+            )
+            .await;
+        assert_eq!((status, body["ECODE"].as_str()), (400, Some("INPUT_004")));
+        let (_, other) = client.get("/team/9022/time_entries", &[]).await;
+        assert_eq!(other["data"], json!([]));
+        let (status, _) = client.get("/team/404/time_entries", &[]).await;
+        assert_eq!(status, 401);
+
+        clickup.update_time_entry(&old, now - hour, hour / 2);
+        assert_eq!(clickup.tasks("901100003")[0]["time_spent"], 3 * hour / 2);
+        let (_, moved) = client
+            .get("/team/9011/time_entries", &[("task_id", spec.as_str())])
+            .await;
+        assert_eq!(moved["data"][1]["id"], old.as_str());
+        assert_eq!(moved["data"][1]["duration"], (hour / 2).to_string());
+    }
+
+    #[tokio::test]
+    async fn clickup_stand_in_time_tracked_webhooks() {
+        let clickup = ClickUp::start().await;
+        workspace(&clickup);
+        clickup.issue_token("pk_183_H");
+        let client = Client::new(&clickup, "pk_183_H");
+        let url = format!("{}/team/9011/webhook", clickup.base);
+        let request = client.http.post(url).json(
+            &json!({"endpoint": "https://example.com/hook", "events": ["taskStatusUpdated", "taskTimeTrackedUpdated"]}),
+        );
+        let (status, _, created) = client.send(request).await;
+        assert_eq!(status, 200);
+        assert_eq!(created["webhook"]["events"][1], "taskTimeTrackedUpdated");
+        let webhook_id = created["id"].as_str().unwrap();
+
+        let task = clickup.add_task("901100003", json!({"name": "Spec"}));
+        let entry = clickup.add_time_entry(&task, 1_726_646_571_335, 7_200_000, EMAIL, "");
+        let payload = clickup.task_time_tracked_updated_payload(webhook_id, &entry);
+        assert_eq!(payload["event"], "taskTimeTrackedUpdated");
+        assert_eq!(payload["task_id"], task.as_str());
+        assert_eq!(payload["webhook_id"], webhook_id);
+        assert_eq!(
+            payload["data"],
+            json!({"description": "Time Tracking Created", "interval_id": entry})
+        );
+        let item = &payload["history_items"][0];
+        assert_eq!(
+            (item["field"].as_str(), item["parent_id"].as_str()),
+            (Some("time_spent"), Some("901100003"))
+        );
+        assert_eq!(
+            item["data"],
+            json!({"total_time": "7200000", "rollup_time": "7200000"})
+        );
+        assert!(item["before"].is_null());
+        assert_eq!(item["user"]["email"], EMAIL);
+        let added = item["after"]["date_added"].clone();
+        assert_eq!(item["date"], added);
+        assert_eq!(
+            item["after"],
+            json!({"id": entry, "start": "1726646571335", "end": "1726653771335", "time": "7200000", "source": "clickup", "date_added": added})
+        );
+
+        clickup.update_time_entry(&entry, 1_726_646_571_335, 3_600_000);
+        let edited = clickup.task_time_tracked_updated_payload(webhook_id, &entry);
+        assert_eq!(edited["data"]["description"], "Time Tracking Edited");
+        let item = &edited["history_items"][0];
+        assert_eq!(item["before"]["time"], "7200000");
+        assert_eq!(item["after"]["time"], "3600000");
+        assert_eq!(item["after"]["date_added"], added);
+        assert_eq!(item["data"]["total_time"], "3600000");
+        assert!(stamp_of(item, "date") > added.as_str().unwrap().parse().unwrap());
     }
 }
