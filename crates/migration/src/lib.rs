@@ -51,6 +51,7 @@ mod m20261201_000013_calendar_links;
 mod m20261201_000014_clickup;
 mod m20261201_000015_clickup_tasks;
 mod m20261201_000016_clickup_webhooks;
+mod m20261201_000017_integration_bindings;
 
 /// The ordered list of migrations `timebridge migrate` and `timebridge serve` apply.
 pub struct Migrator;
@@ -75,6 +76,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000014_clickup::Migration),
             Box::new(m20261201_000015_clickup_tasks::Migration),
             Box::new(m20261201_000016_clickup_webhooks::Migration),
+            Box::new(m20261201_000017_integration_bindings::Migration),
         ]
     }
 }

@@ -182,6 +182,7 @@ pub fn capabilities() -> Capabilities {
     connectors::slack::register(&mut c);
     connectors::google_calendar::register(&mut c);
     connectors::clickup::register(&mut c);
+    connectors::bindings::register(&mut c);
     oauth::register(&mut c);
     c
 }
@@ -205,6 +206,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(connectors::routes::routes())
         .merge(oauth::routes::routes())
         .merge(connectors::clickup::routes::routes())
+        .merge(connectors::bindings::routes::routes())
         .merge(jobs::routes::routes())
         .merge(directory::routes::routes())
         .merge(access::routes::routes())

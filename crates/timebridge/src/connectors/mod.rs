@@ -19,6 +19,7 @@
 //! 3. its `register(&mut Capabilities)` adding the connector (and its jobs and event consumers),
 //!    called by one line in `app::capabilities()`.
 
+pub mod bindings;
 pub mod clickup;
 pub mod entity;
 pub mod github;
@@ -338,6 +339,11 @@ pub trait Connector: Send + Sync {
         _body: Bytes,
     ) -> BoxFuture<'a, Response> {
         Box::pin(async { ApiError::NotFound("Route").into_response() })
+    }
+
+    /// Its side of data sync bindings, if it offers them (`/api/v1/integration/bindings`).
+    fn bindings(&self) -> Option<&dyn bindings::BindingSource> {
+        None
     }
 
     /// Settings of the member it keeps outside the integration record (where other parts of

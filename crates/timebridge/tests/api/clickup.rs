@@ -8,7 +8,11 @@ use timebridge::connectors::clickup::{self, api::ClickUpError};
 
 use crate::{both, clickup_stand_in::ClickUp, support::*};
 
-async fn app_with(backend: Backend, stand_in: &ClickUp, extra: &[(&str, &str)]) -> TestApp {
+pub(crate) async fn app_with(
+    backend: Backend,
+    stand_in: &ClickUp,
+    extra: &[(&str, &str)],
+) -> TestApp {
     let env = stand_in.env();
     let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     env.extend_from_slice(extra);
@@ -16,7 +20,7 @@ async fn app_with(backend: Backend, stand_in: &ClickUp, extra: &[(&str, &str)]) 
 }
 
 /// An admin connects the workspace's ClickUp through the browser flow; answers their token.
-async fn connect(
+pub(crate) async fn connect(
     app: &TestApp,
     stand_in: &ClickUp,
     admin: &timebridge::directory::Member,
@@ -35,7 +39,7 @@ async fn connect(
     token
 }
 
-fn walk(stand_in: &ClickUp) {
+pub(crate) fn walk(stand_in: &ClickUp) {
     stand_in.add_team("9011", "Acme");
     stand_in.add_space("9011", "90110123", "Client work");
     stand_in.add_space("9011", "90110456", "Internal");
@@ -305,7 +309,7 @@ both! {
     }
 }
 
-async fn deliver(app: &TestApp, secret: &str, payload: &Value) -> (u16, Value) {
+pub(crate) async fn deliver(app: &TestApp, secret: &str, payload: &Value) -> (u16, Value) {
     let body = serde_json::to_vec(payload).unwrap();
     let signature = crate::clickup_stand_in::sign(secret, &body);
     send(
@@ -330,7 +334,7 @@ both! {
         let hooks = stand_in.webhooks();
         assert_eq!(hooks.len(), 1);
         assert_eq!(hooks[0]["endpoint"], "http://localhost:3000/api/integrations/clickup/webhook");
-        assert_eq!(hooks[0]["events"], json!(["taskStatusUpdated"]));
+        assert_eq!(hooks[0]["events"], json!(["taskStatusUpdated", "taskTimeTrackedUpdated"]));
         let (webhook_id, secret) = (hooks[0]["id"].as_str().unwrap().to_owned(), hooks[0]["secret"].as_str().unwrap().to_owned());
         let (_, again) = send(app.post(&token, "/api/integrations/clickup/sync")).await;
         assert_eq!(again["webhook_registered"], false, "registered once");

@@ -60,6 +60,8 @@ const FIXTURES: &[(&str, &str)] = &[
         "/api/v1/integration/oauth/connections",
         "oauth_connection_id",
     ),
+    // After GitHub is configured (see the test): bindings go through an integration.
+    ("/api/v1/integration/bindings", "binding_id"),
 ];
 
 struct Contract<'a> {
@@ -711,6 +713,7 @@ both! {
             ("CLICKUP_CLIENT_ID", "contract-client"),
             ("CLICKUP_CLIENT_SECRET", "contract-secret"),
             ("CLICKUP_API_URL", "http://127.0.0.1:9"),
+            ("GITHUB_API_URL", "http://127.0.0.1:9"),
         ]);
         let app = TestApp::with_env(backend, &env).await;
         let receiver = Receiver::start().await;
@@ -777,6 +780,21 @@ both! {
         assert!(missing.is_empty(), "operations without an example: {missing:#?}");
 
         for (collection, field) in FIXTURES {
+            if *collection == "/api/v1/integration/bindings" {
+                // The examples bind the repository of the workspace's GitHub integration.
+                let project_id = contract.ids["project_id"].clone();
+                let (status, config) = contract
+                    .send(
+                        "put",
+                        "/api/integrations/github/config",
+                        Some(&json!({
+                            "repo": "octo-org/website", "webhook_secret": "contract-secret",
+                            "project_id": project_id,
+                        })),
+                    )
+                    .await;
+                assert_eq!(status, 200, "{config}");
+            }
             if let Some(id) = contract.make(collection).await {
                 contract.ids.insert((*field).to_owned(), id);
             }

@@ -348,8 +348,10 @@ both! {
         pr["pull_request"] = json!({"url": "https://api.github.com/repos/octo-org/hello-world/pulls/61"});
         issues.push(pr);
         let s = setup(backend, issues).await;
-        let (status, body) = send(s.app.post(&s.admin, "/api/integrations/github/sync")).await;
+        let (status, mut body) = send(s.app.post(&s.admin, "/api/integrations/github/sync")).await;
         assert_eq!(status, 200, "{body}");
+        assert_eq!(body["binding_id"].as_str().map(str::len), Some(36), "{body}");
+        body.as_object_mut().unwrap().remove("binding_id");
         assert_eq!(body, json!({"ok": true, "issues": 60, "created": 60, "updated": 0, "unchanged": 0}));
         let pages: Vec<_> = s.github.calls().into_iter().filter(|c| c.path.ends_with("/issues")).collect();
         assert_eq!(pages.len(), 2, "two pages of 50");
@@ -372,6 +374,48 @@ both! {
         let token = s.app.token(&member, &["write:integrations"]).await;
         let (status, _) = send(s.app.post(&token, "/api/integrations/github/sync")).await;
         assert_eq!(status, 403);
+    }
+
+    async fn the_sync_is_a_binding_the_admin_can_see_and_change(backend) {
+        let s = setup(backend, vec![issue(7, "Flaky login", &["p1"])]).await;
+        let (_, body) = send(s.app.post(&s.admin, "/api/integrations/github/sync")).await;
+        assert_eq!(body["created"], 1, "{body}");
+        let (_, listed) = send(s.app.get(&s.admin, "/api/v1/integration/bindings?provider=github")).await;
+        let bindings = listed["bindings"].as_array().unwrap();
+        assert_eq!(bindings.len(), 1, "{listed}");
+        let binding = &bindings[0];
+        assert_eq!(binding["id"], body["binding_id"]);
+        assert_eq!((binding["managed"].clone(), binding["collection"].clone(), binding["direction"].clone()), (json!(true), json!(REPO), json!("pull")));
+        assert_eq!(binding["project_id"], s.project_id.as_str());
+        assert_eq!(binding["mapping"], json!({"name": "title", "description": "description", "priority": "priority"}));
+        assert_eq!(binding["last_run"]["created"], 1);
+
+        // As before: the issue is the source; a local edit is put back by the next sync.
+        let task = tasks(&s.app, &s.admin).await.remove(0);
+        let path = format!("/api/v1/tasks/{}", task["id"].as_str().unwrap());
+        send(s.app.patch(&s.admin, &path).json(&json!({"description": "Notes of ours", "priority": "low"}))).await;
+        send(s.app.post(&s.admin, "/api/integrations/github/sync")).await;
+        let (_, now) = send(s.app.get(&s.admin, &path)).await;
+        assert!(now["task"]["description"].as_str().unwrap().starts_with("https://github.com/"), "{now}");
+        assert_eq!(now["task"]["priority"], "high");
+
+        // The admin maps less: the description is then ours to keep.
+        let binding_path = format!("/api/v1/integration/bindings/{}", binding["id"].as_str().unwrap());
+        let (status, changed) = send(s.app.patch(&s.admin, &binding_path).json(&json!({"mapping": {"name": "title", "priority": "priority"}}))).await;
+        assert_eq!(status, 200, "{changed}");
+        send(s.app.patch(&s.admin, &path).json(&json!({"description": "Notes of ours"}))).await;
+        send(s.app.post(&s.admin, "/api/integrations/github/sync")).await;
+        let (_, now) = send(s.app.get(&s.admin, &path)).await;
+        assert_eq!(now["task"]["description"], "Notes of ours");
+
+        // What the integration's configuration decides stays there.
+        let (status, body) = send(s.app.patch(&s.admin, &binding_path).json(&json!({"collection": "octo-org/other", "active": false}))).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(body["errors"]["collection"].is_array() && body["errors"]["active"].is_array(), "{body}");
+        let (status, _) = send(s.app.delete(&s.admin, &binding_path)).await;
+        assert_eq!(status, 400);
+        let (status, body) = send(s.app.patch(&s.admin, &binding_path).json(&json!({"direction": "both"}))).await;
+        assert_eq!(status, 400, "GitHub pulls only: {body}");
     }
 
     async fn config_status_and_test_degrade_gracefully(backend) {

@@ -5,6 +5,7 @@ mod receiver;
 mod support;
 
 mod billing;
+mod bindings;
 mod cli;
 mod cli_admin;
 mod clickup;

@@ -9,6 +9,7 @@
 //!   `/api/v1/clickup/spaces`, `/api/v1/clients/{id}/clickup-space`.
 
 pub mod api;
+pub mod bindings;
 pub mod entity;
 pub mod routes;
 pub mod spaces;
@@ -223,6 +224,10 @@ const RECEIVERS: &[Receiver] = &[Receiver {
 impl Connector for ClickUpConnector {
     fn provider(&self) -> Provider {
         Provider::Clickup
+    }
+
+    fn bindings(&self) -> Option<&dyn super::bindings::BindingSource> {
+        Some(self)
     }
 
     fn receivers(&self) -> &'static [Receiver] {

@@ -25,6 +25,10 @@ use crate::{
     app::AppState,
     connectors::{
         Provider, answer,
+        bindings::{
+            Direction, EntityKind, engine,
+            entity::{binding, link},
+        },
         entity::inbound::InboundStatus,
         ledger::{self, Received, Seen},
         refuse,
@@ -66,7 +70,10 @@ pub async fn ensure(api: &ClickUp<'_>, team_id: &str) -> Result<bool, ClickUpErr
             reqwest::Method::POST,
             &["team", team_id, "webhook"],
             &[],
-            Some(&json!({"endpoint": endpoint, "events": ["taskStatusUpdated"]})),
+            Some(&json!({
+                "endpoint": endpoint,
+                "events": ["taskStatusUpdated", "taskTimeTrackedUpdated"],
+            })),
         )
         .await?;
     let id = text(&made["id"]);
@@ -159,10 +166,10 @@ pub async fn receive(app: &AppState, headers: &HeaderMap, body: Bytes) -> Respon
     if matches!(seen, Seen::Done(_)) {
         return answer(StatusCode::OK, json!({"ok": true, "duplicate": true}));
     }
-    let outcome = if event == "taskStatusUpdated" {
-        status_updated(app, hook.workspace_id, &payload, &item).await
-    } else {
-        Ok(None)
+    let outcome = match event.as_str() {
+        "taskStatusUpdated" => status_updated(app, hook.workspace_id, &payload, &item).await,
+        "taskTimeTrackedUpdated" => time_tracked(app, &hook, &payload, &item).await,
+        _ => Ok(None),
     };
     match outcome {
         Ok(applied) => {
@@ -187,9 +194,10 @@ pub async fn receive(app: &AppState, headers: &HeaderMap, body: Bytes) -> Respon
     }
 }
 
-/// A linked task's ClickUp status changed: `done` when it moved to a closed status, `todo`
-/// again when a `done` task's ClickUp task was reopened. Answers the new status, or `None`
-/// when nothing changes.
+/// A ClickUp task's status changed. A task a binding pulls is brought in step through the
+/// binding (its mapping says what each status means); otherwise a linked task becomes `done`
+/// when it moved to a closed status, `todo` again when a `done` task's ClickUp task was
+/// reopened. Answers what happened, or `None` when nothing changes.
 async fn status_updated(
     app: &AppState,
     workspace_id: Uuid,
@@ -197,6 +205,17 @@ async fn status_updated(
     item: &Value,
 ) -> Result<Option<&'static str>, ApiError> {
     let clickup_task_id = text(&payload["task_id"]);
+    if let Some(binding) = pulling_binding(app, workspace_id, &clickup_task_id).await? {
+        let api = super::client_for(app, workspace_id)
+            .await
+            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        let task = api
+            .call(reqwest::Method::GET, &["task", &clickup_task_id], &[], None)
+            .await
+            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        engine::apply_item(app, &binding, super::bindings::task_item(&task)).await?;
+        return Ok(Some("synced"));
+    }
     let link = task_link::Entity::find()
         .filter(task_link::Column::WorkspaceId.eq(workspace_id))
         .filter(task_link::Column::ClickupTaskId.eq(clickup_task_id.as_str()))
@@ -238,4 +257,82 @@ async fn status_updated(
     } else {
         "todo"
     }))
+}
+
+/// The active ClickUp task binding that pulls and pairs this ClickUp task, if any.
+async fn pulling_binding(
+    app: &AppState,
+    workspace_id: Uuid,
+    clickup_task_id: &str,
+) -> Result<Option<binding::Model>, ApiError> {
+    let candidates = binding::Entity::find()
+        .filter(binding::Column::WorkspaceId.eq(workspace_id))
+        .filter(binding::Column::Provider.eq(Provider::Clickup.as_str()))
+        .filter(binding::Column::Entity.eq(EntityKind::Task))
+        .filter(binding::Column::Active.eq(true))
+        .filter(binding::Column::Direction.ne(Direction::Push))
+        .all(app.db.conn())
+        .await?;
+    for candidate in candidates {
+        let paired = link::Entity::find()
+            .filter(link::Column::BindingId.eq(candidate.id))
+            .filter(link::Column::RemoteId.eq(clickup_task_id))
+            .one(app.db.conn())
+            .await?;
+        if paired.is_some() {
+            return Ok(Some(candidate));
+        }
+    }
+    Ok(None)
+}
+
+/// Time was tracked (or its interval edited) on a ClickUp task. With an active time-entry
+/// binding of the webhook's team (the opt-in), the entry is read from ClickUp and applied
+/// through the binding: imported for the member with the ClickUp user's email when its task
+/// is paired with a Timebridge task, or moved when imported before. Without one, ignored.
+async fn time_tracked(
+    app: &AppState,
+    hook: &webhook::Model,
+    payload: &Value,
+    item: &Value,
+) -> Result<Option<&'static str>, ApiError> {
+    let found = binding::Entity::find()
+        .filter(binding::Column::WorkspaceId.eq(hook.workspace_id))
+        .filter(binding::Column::Provider.eq(Provider::Clickup.as_str()))
+        .filter(binding::Column::Entity.eq(EntityKind::TimeEntry))
+        .filter(binding::Column::Collection.eq(hook.team_id.as_str()))
+        .filter(binding::Column::Active.eq(true))
+        .one(app.db.conn())
+        .await?;
+    let (Some(found), Some(after)) = (found, item.get("after").filter(|a| a.is_object())) else {
+        return Ok(None);
+    };
+    let entry_id = text(&after["id"]);
+    let start: i64 = text(&after["start"]).parse().unwrap_or_default();
+    let api = super::client_for(app, hook.workspace_id)
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    let day = 24 * 3600 * 1000;
+    let entries = super::bindings::time_entries(
+        &api,
+        &hook.team_id,
+        &[
+            ("task_id", text(&payload["task_id"])),
+            // Whose time it is (the team's members are cached, so a newcomer may be missing).
+            ("assignee", text(&item["user"]["id"])),
+            ("start_date", (start - day).to_string()),
+            ("end_date", (start + day).to_string()),
+        ],
+    )
+    .await
+    .map_err(ApiError::Unavailable)?;
+    let Some(entry) = entries.into_iter().find(|e| e.id == entry_id) else {
+        return Ok(None);
+    };
+    let run = engine::apply_item(app, &found, entry).await?;
+    Ok(match (run.created, run.updated) {
+        (1.., _) => Some("imported"),
+        (_, 1..) => Some("updated"),
+        _ => None,
+    })
 }

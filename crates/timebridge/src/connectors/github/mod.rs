@@ -10,6 +10,7 @@
 //!   upserts their tasks by `external_ref`.
 
 pub mod batch;
+mod bindings;
 mod jobs;
 mod login;
 pub mod signature;
@@ -234,6 +235,10 @@ impl GithubConnector {
 impl Connector for GithubConnector {
     fn provider(&self) -> Provider {
         Provider::Github
+    }
+
+    fn bindings(&self) -> Option<&dyn super::bindings::BindingSource> {
+        Some(self)
     }
 
     fn fields(&self) -> &'static [Field] {

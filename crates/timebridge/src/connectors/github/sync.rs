@@ -1,18 +1,18 @@
-//! Sync: the repository's open issues (every page of 50, optionally one label) upserted as
-//! tasks by `external_ref`, in one change.
+//! Sync: the repository's open issues (every page of 50, optionally one label) pulled into
+//! tasks through the integration's own data sync binding (`bindings.rs`), which keeps them
+//! by `external_ref`. The answer counts what the binding's run did.
 
 use serde_json::{Value, json};
 
-use super::{external_ref, failure, get, webhook::IssueFields};
+use super::{failure, get};
 use crate::{
     app::AppState,
     connectors::{
-        Provider, Reply,
+        Reply,
+        bindings::{EntityKind, engine, service as bindings},
         outbound::describe,
         store::{self, Integration},
     },
-    platform::{changes::WorkspaceChange, outbox::Actor},
-    tracking::tasks::service as tasks,
 };
 
 /// Pages fetched at most (5,000 issues).
@@ -32,56 +32,32 @@ async fn pull_and_upsert(app: &AppState, integration: &Integration) -> Reply {
     else {
         return Reply::not_configured();
     };
-    let issues = match fetch_open_issues(app, integration, repo).await {
-        Ok(issues) => issues,
-        Err(error) => return Reply::error(error),
+    let binding =
+        match bindings::managed(app, integration, EntityKind::Task, repo, Some(project_id)).await {
+            Ok(binding) => binding,
+            Err(e) => return Reply::failure(e),
+        };
+    let (run, seen) = match engine::run_counting(app, &binding, engine::Trigger::Manual).await {
+        Ok(done) => done,
+        Err(e) => return Reply::failure(e),
     };
-    let actor = Actor::integration(
-        Provider::Github.actor_name(),
-        Some(integration.record.user_id),
-    );
-    let result = async {
-        let mut change =
-            WorkspaceChange::begin(&app.db, integration.record.workspace_id, actor).await?;
-        let (mut created, mut updated) = (0, 0);
-        for issue in &issues {
-            let Some(number) = issue["number"].as_u64() else {
-                continue;
-            };
-            let fields = IssueFields::of(issue);
-            let before = change.pending_events();
-            let (_, was_created) = tasks::upsert_by_external_ref_in(
-                &mut change,
-                project_id,
-                &external_ref(number),
-                fields.title,
-                Some(&fields.description),
-                fields.priority,
-            )
-            .await?;
-            if was_created {
-                created += 1;
-            } else if change.pending_events() > before {
-                updated += 1;
-            }
-        }
-        change.commit().await?;
-        Ok::<_, crate::platform::error::ApiError>((created, updated))
+    // As before bindings: a sync that could not apply every issue is a failed sync.
+    if run.status != "ok" {
+        let errors: Value = serde_json::from_str(&run.errors).unwrap_or_default();
+        return Reply::error(errors[0]["message"].as_str().unwrap_or("the sync failed"));
     }
-    .await;
-    match result {
-        Ok((created, updated)) => Reply::ok(json!({
-            "issues": issues.len(),
-            "created": created,
-            "updated": updated,
-            "unchanged": issues.len() - created - updated,
-        })),
-        Err(e) => Reply::failure(e),
-    }
+    let changed = usize::try_from(run.created + run.updated).unwrap_or_default();
+    Reply::ok(json!({
+        "issues": seen,
+        "created": run.created,
+        "updated": run.updated,
+        "unchanged": seen.saturating_sub(changed),
+        "binding_id": binding.id,
+    }))
 }
 
 /// Every open issue (pull requests left out), page by page.
-async fn fetch_open_issues(
+pub(super) async fn fetch_open_issues(
     app: &AppState,
     integration: &Integration,
     repo: &str,
