@@ -240,7 +240,12 @@ pub struct CreateBinding {
     pub name: Option<String>,
     /// A provider that offers bindings (`GET …/bindings/fields` lists them); the workspace's
     /// integration of it must be set up.
-    #[schema(required = true, nullable = false, example = "github", pattern = "^[a-z_]+$")]
+    #[schema(
+        required = true,
+        nullable = false,
+        example = "github",
+        pattern = "^[a-z_]+$"
+    )]
     pub provider: Option<String>,
     #[schema(required = true, nullable = false)]
     pub entity: Option<EntityKind>,
