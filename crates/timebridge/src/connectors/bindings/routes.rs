@@ -130,9 +130,9 @@ fn mapping_object(nullable: bool) -> utoipa::openapi::RefOr<utoipa::openapi::sch
              value: provider value}}` translating values (`GET …/bindings/fields` lists both \
              sides' fields).",
         ))
-        .example(Some(serde_json::json!({
+        .examples([serde_json::json!({
             "name": "title", "description": "description", "priority": "priority",
-        })))
+        })])
         .into()
 }
 
