@@ -289,4 +289,52 @@ both! {
         let run = sync(&app, &token, binding["id"].as_str().unwrap()).await;
         assert_eq!((run["created"].clone(), run["status"].clone()), (json!(0), json!("ok")), "{run}");
     }
+
+    async fn the_periodic_job_runs_auto_sync_bindings_and_a_status_webhook_applies_through_the_binding(backend) {
+        let stand_in = ClickUp::start().await;
+        walk(&stand_in);
+        let review = stand_in.add_task(LIST, json!({"name": "Review copy", "status": "to do"}));
+        let app = app_with(backend, &stand_in, &[("TIMEBRIDGE_JOBS", "false")]).await;
+        let admin = app.member(true, timebridge::directory::Plan::Enterprise).await;
+        let token = connect(&app, &stand_in, &admin, "ck-periodic").await;
+        send(app.post(&token, "/api/integrations/clickup/sync")).await;
+        let hook = &stand_in.webhooks()[0];
+        let (webhook_id, secret) = (hook["id"].as_str().unwrap().to_owned(), hook["secret"].as_str().unwrap().to_owned());
+        let project_id = project(&app, &token, "Content").await;
+        let (_, tasks) = send(app.post(&token, "/api/v1/integration/bindings").json(&json!({
+            "provider": "clickup", "entity": "task", "collection": LIST, "project_id": project_id, "direction": "pull",
+        }))).await;
+        let (_, quiet) = send(app.post(&token, "/api/v1/integration/bindings").json(&json!({
+            "provider": "clickup", "entity": "time_entry", "collection": TEAM, "auto_sync": false,
+        }))).await;
+
+        // The periodic kind runs the workspace's active bindings that sync on their own.
+        let (status, job) = send(app.post(&token, "/api/v1/integration/jobs/integration_binding_sync/run")).await;
+        assert_eq!(status, 200, "{job}");
+        assert_eq!(job["outcome"]["bindings"], json!([{"binding_id": tasks["id"], "status": "ok"}]), "{job}");
+        let local = task_named(&app, &token, "Review copy").await;
+        assert_eq!(local["status"], "todo");
+        let (_, runs) = send(app.get(&token, &format!("/api/v1/integration/bindings/{}/runs", quiet["id"].as_str().unwrap()))).await;
+        assert_eq!(runs["runs"], json!([]), "auto_sync off: not run");
+
+        // A status change ClickUp reports on a bound task is read through the binding: a
+        // custom status the plain rule would ignore follows through the mapping.
+        edit_in_clickup(&stand_in, &review, json!({"status": "in progress"})).await;
+        let payload = crate::clickup_stand_in::task_status_updated_payload(&webhook_id, &review, "to do", "in progress");
+        let (status, body) = deliver(&app, &secret, &payload).await;
+        assert_eq!((status, body["applied"].clone()), (200, json!("synced")), "{body}");
+        let (_, now) = send(app.get(&token, &format!("/api/v1/tasks/{}", local["id"].as_str().unwrap()))).await;
+        assert_eq!(now["task"]["status"], "in_progress", "{now}");
+        let (_, runs) = send(app.get(&token, &format!("/api/v1/integration/bindings/{}/runs", tasks["id"].as_str().unwrap()))).await;
+        assert_eq!(runs["runs"][0]["trigger"], "webhook", "{runs}");
+        assert_eq!(runs["runs"][0]["updated"], 1, "{runs}");
+
+        // An inactive binding is neither run by the job nor by hand.
+        let path = format!("/api/v1/integration/bindings/{}", tasks["id"].as_str().unwrap());
+        send(app.patch(&token, &path).json(&json!({"active": false}))).await;
+        let (_, job) = send(app.post(&token, "/api/v1/integration/jobs/integration_binding_sync/run")).await;
+        assert_eq!(job["outcome"]["bindings"], json!([]), "{job}");
+        let (status, _) = send(app.post(&token, &format!("{path}/sync"))).await;
+        assert_eq!(status, 409);
+    }
 }

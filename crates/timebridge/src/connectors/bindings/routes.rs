@@ -31,7 +31,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(binding_fields))
         .routes(routes!(get_binding, update_binding, delete_binding))
         .routes(routes!(sync_binding))
-        .routes(routes!(list_runs))
+        .routes(routes!(list_binding_runs))
 }
 
 /// A conflict a run met: both values, and which one stands.
@@ -508,7 +508,7 @@ pub struct BindingRunList {
         (status = 404, description = "No such binding in this workspace", body = ErrorBody),
     )
 )]
-async fn list_runs(
+async fn list_binding_runs(
     State(app): State<AppState>,
     caller: Caller,
     Path(id): Path<Uuid>,
