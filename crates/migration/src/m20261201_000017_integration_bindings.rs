@@ -140,6 +140,17 @@ impl MigrationTrait for Migration {
             .take(),
         )
         .await?;
+        // One binding per integration, entity kind and collection: two would fight.
+        m.create_index(
+            index(
+                "ux_integration_bindings_collection",
+                B::Table,
+                &["integration_id", "entity", "collection"],
+            )
+            .unique()
+            .take(),
+        )
+        .await?;
 
         use IntegrationBindingLinks as L;
         m.create_table(

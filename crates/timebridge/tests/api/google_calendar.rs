@@ -22,6 +22,9 @@ async fn setup(backend: Backend) -> Setup {
     let mut env = oauth.env();
     env.extend(calendar.env());
     env.push(("GOOGLE_CALENDAR_BACKOFF_MS", "20".into()));
+    // No scheduled sync: a test counts what its own syncs import (the periodic job, racing a
+    // test's sync on a loaded machine, once imported a week's events first).
+    env.push(("TIMEBRIDGE_JOBS", "false".into()));
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let app = TestApp::with_env(backend, &env).await;
     Setup {

@@ -310,17 +310,20 @@ impl<'a> Prepared<'a> {
             };
             fields.insert(f.local.clone(), value);
         }
-        let parent = match (&item.parent, self.binding.entity) {
-            (Some(parent), EntityKind::TimeEntry) => {
-                let found = self.linked_task(parent).await?;
-                if found.is_none() {
-                    // Time on a task Timebridge does not know is not ours to import.
-                    outcome.skipped += 1;
-                    return Ok(None);
-                }
-                found
+        // Time is imported onto a task Timebridge pairs with the provider's; time on any other
+        // task (or none) is not ours to import.
+        let parent = if self.binding.entity == EntityKind::TimeEntry {
+            let found = match &item.parent {
+                Some(parent) => self.linked_task(parent).await?,
+                None => None,
+            };
+            if found.is_none() {
+                outcome.skipped += 1;
+                return Ok(None);
             }
-            _ => None,
+            found
+        } else {
+            None
         };
         let now = clock::now();
         let row = link::Model {

@@ -36,14 +36,29 @@ use uuid::Uuid;
 use crate::{
     app::{AppState, Capabilities},
     connectors::store::Integration,
-    platform::{consumers::BoxFuture, jobs::JobKind},
+    platform::{
+        constraints::{Answer, ConstraintRule, UniqueKey},
+        consumers::BoxFuture,
+        jobs::JobKind,
+    },
 };
 
 #[cfg(doc)]
 use crate::connectors::Connector;
 
-/// Plugs bindings in: the periodic sync.
+/// One binding per integration, entity kind and collection (two would fight over the items).
+pub const CONSTRAINTS: &[ConstraintRule] = &[ConstraintRule::duplicate(
+    UniqueKey::new(
+        "ux_integration_bindings_collection",
+        "integration_bindings",
+        &["integration_id", "entity", "collection"],
+    ),
+    Answer::Conflict("A binding of this collection and entity kind exists"),
+)];
+
+/// Plugs bindings in: the rule of their unique key, the periodic sync.
 pub fn register(c: &mut Capabilities) {
+    c.constraints(CONSTRAINTS);
     c.job(
         JobKind::new(
             "integration_binding_sync",
@@ -361,4 +376,14 @@ fn field_json(f: &SideField) -> Value {
         v["choices"] = json!(choices);
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn the_declared_unique_key_is_in_the_migrated_schema() {
+        let absent =
+            crate::platform::constraints::absent_from_schema(super::CONSTRAINTS, &[]).await;
+        assert!(absent.is_empty(), "{absent:?}");
+    }
 }

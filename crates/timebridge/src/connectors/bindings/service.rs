@@ -3,7 +3,7 @@
 
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    QuerySelect, sea_query::OnConflict,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -521,9 +521,27 @@ pub async fn managed(
         created_at: now,
         updated_at: now,
     };
-    Ok(binding::ActiveModel::from(row)
-        .insert(app.db.conn())
-        .await?)
+    binding::Entity::insert(binding::ActiveModel::from(row))
+        .on_conflict(
+            OnConflict::columns([
+                binding::Column::IntegrationId,
+                binding::Column::Entity,
+                binding::Column::Collection,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(app.db.conn())
+        .await?;
+    // Made just now, by another sync at the same moment, or earlier by an admin for the same
+    // repository: that one is the sync's.
+    binding::Entity::find()
+        .filter(binding::Column::IntegrationId.eq(record.id))
+        .filter(binding::Column::Entity.eq(entity))
+        .filter(binding::Column::Collection.eq(collection))
+        .one(app.db.conn())
+        .await?
+        .ok_or(ApiError::NotFound("Binding"))
 }
 
 /// The workspaces with an active binding that syncs on its own.
