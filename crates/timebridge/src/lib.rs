@@ -4,6 +4,7 @@
 //! [`access`], [`tracking`], …) owns its tables, rules and routes; [`app`] assembles them.
 
 pub mod access;
+pub mod addons;
 pub mod app;
 pub mod cli;
 pub mod config;
