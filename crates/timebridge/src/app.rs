@@ -19,6 +19,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{
     access::{self, TokenAuthority, usage::UsageRecorder},
+    addons,
     config::Config,
     connectors, directory, events, jobs, oauth,
     platform::{
@@ -64,6 +65,8 @@ pub struct Inner {
     pub github: connectors::github::batch::Batcher,
     /// The job kinds every capability registered.
     pub jobs: Arc<JobRegistry<AppState>>,
+    /// The key this instance signs its calls to add-ons with, decoded.
+    pub addon_keys: addons::signing::SigningKeys,
 }
 
 impl AppState {
@@ -184,6 +187,7 @@ pub fn capabilities() -> Capabilities {
     connectors::clickup::register(&mut c);
     connectors::bindings::register(&mut c);
     oauth::register(&mut c);
+    addons::signing::register(&mut c);
     c
 }
 
@@ -261,6 +265,7 @@ impl App {
             integrations: Default::default(),
             github: connectors::github::batch::Batcher::start(batch_db),
             jobs: Arc::new(jobs),
+            addon_keys: Default::default(),
         }));
         for make in &after_commit {
             state.db.consumers().add_after_commit(make(&state));
@@ -369,12 +374,14 @@ fn spawn_version_refresh(state: AppState) -> JoinHandle<()> {
 /// Assembles the whole router and the final OpenAPI document.
 fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let (api, mut doc) = api_routes().split_for_parts();
-    // Unguarded: health, and the receivers providers call (authenticated by signatures).
+    // Unguarded: health, the receivers providers call (authenticated by signatures), and the
+    // keys add-ons verify our calls with.
     let (system, system_doc) = OpenApiRouter::<AppState>::new()
         .routes(routes!(health))
         .merge(connectors::routes::receivers(&state.connectors))
         .merge(oauth::routes::browser())
         .merge(connectors::clickup::routes::browser())
+        .merge(addons::signing::well_known())
         .split_for_parts();
     doc.merge(system_doc);
     connectors::routes::document_configs(&mut doc, &state.connectors);

@@ -1,10 +1,11 @@
 //! The command line: `serve`, `migrate`, `user …`, `token …`, `workspace …`, `backup`,
-//! `jobs list|run|retry`, `secrets status|rotate`. The operator's user, token and workspace
-//! commands are in `cli/users.rs`, `cli/api_tokens.rs` and `cli/workspaces.rs`; `backup` in
-//! `cli/backup.rs`; `secrets` in `cli/secrets.rs`.
+//! `jobs list|run|retry`, `secrets status|rotate`, `keys rotate|list`. The operator's user, token
+//! and workspace commands are in `cli/users.rs`, `cli/api_tokens.rs` and `cli/workspaces.rs`;
+//! `backup` in `cli/backup.rs`; `secrets` in `cli/secrets.rs`; `keys` in `cli/keys.rs`.
 
 mod api_tokens;
 mod backup;
+mod keys;
 mod secrets;
 mod table;
 mod users;
@@ -68,6 +69,9 @@ pub enum Command {
     /// The stored secrets and the keys in TIMEBRIDGE_SECRET_KEY: `status`, `rotate`.
     #[command(subcommand)]
     Secrets(secrets::SecretsCommand),
+    /// The keys calls to add-ons are signed with: `rotate`, `list`.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -196,6 +200,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::tracking::time_entries::import::cli::run(&db, command).await
         }
         Command::Secrets(command) => secrets::run(config, command).await,
+        Command::Keys(command) => keys::run(config, command).await,
     }
 }
 

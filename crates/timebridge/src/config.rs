@@ -48,6 +48,11 @@ pub const SETTINGS: &[Setting] = &[
         "Address `timebridge serve` listens on (`--addr` overrides).",
     ),
     s(
+        "TIMEBRIDGE_PUBLIC_URL",
+        "",
+        "Public base URL of this instance (`https://timebridge.example.com`): the issuer (`iss`) of the tokens Timebridge signs its calls to add-ons with, whose keys add-ons fetch from `{url}/.well-known/jwks.json`; empty: the value of OAUTH_REDIRECT_URI_BASE.",
+    ),
+    s(
         "TIMEBRIDGE_TOKEN_CACHE_SECONDS",
         "10",
         "How long a verified API token is cached in memory. Revocation is immediate on the instance that revokes; other instances notice within this time. 0 disables the cache.",
@@ -478,6 +483,9 @@ pub struct Config {
     /// `platform::crypto` for their use.
     pub secret_key: Option<Keyring>,
     pub addr: SocketAddr,
+    /// Public base URL of this instance, without a trailing slash (`TIMEBRIDGE_PUBLIC_URL`,
+    /// else `OAUTH_REDIRECT_URI_BASE`).
+    pub public_url: String,
     pub token_cache_ttl: Duration,
     /// Bytes of serialized responses the read cache may hold; 0 disables it.
     pub read_cache_bytes: u64,
@@ -721,12 +729,24 @@ impl Config {
             _ => Err("must be sha256 (the only supported algorithm)".into()),
         })?;
         let max_body_kb = r.positive("MAX_REQUEST_BODY_KB")?;
+        let redirect_uri_base = r.with("OAUTH_REDIRECT_URI_BASE", |v| {
+            if v.starts_with("http://") || v.starts_with("https://") {
+                Ok(v.trim_end_matches('/').to_owned())
+            } else {
+                Err("must be an http(s) URL".into())
+            }
+        })?;
+        let public_url = match r.optional("TIMEBRIDGE_PUBLIC_URL") {
+            Some(_) => r.with("TIMEBRIDGE_PUBLIC_URL", base_url)?,
+            None => redirect_uri_base.clone(),
+        };
         Ok(Self {
             database_url,
             database_max_connections: r.positive("DATABASE_MAX_CONNECTIONS")?,
             redis_url,
             secret_key,
             addr: r.parse("TIMEBRIDGE_ADDR", "must be an address like 127.0.0.1:8080")?,
+            public_url,
             token_cache_ttl: Duration::from_secs(u64::from(
                 r.count("TIMEBRIDGE_TOKEN_CACHE_SECONDS")?,
             )),
@@ -806,13 +826,7 @@ impl Config {
                 authorization_code_expiry: Duration::from_secs(
                     60 * u64::from(r.positive("OAUTH_AUTHORIZATION_CODE_EXPIRY_MINUTES")?),
                 ),
-                redirect_uri_base: r.with("OAUTH_REDIRECT_URI_BASE", |v| {
-                    if v.starts_with("http://") || v.starts_with("https://") {
-                        Ok(v.trim_end_matches('/').to_owned())
-                    } else {
-                        Err("must be an http(s) URL".into())
-                    }
-                })?,
+                redirect_uri_base,
                 google_oauth_url: r.with("GOOGLE_OAUTH_URL", base_url)?,
                 github_oauth_url: r.with("GITHUB_OAUTH_URL", base_url)?,
                 clickup_api_url: r.with("CLICKUP_API_URL", base_url)?,
@@ -869,6 +883,20 @@ mod tests {
         assert_eq!(c.consent.audit_log_retention_days, 2555);
         assert_eq!(c.oauth.redirect_uri_base, "http://localhost:3000");
         assert_eq!(c.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn the_public_url_defaults_to_the_oauth_base_and_loses_its_trailing_slash() {
+        let c = config(&[("OAUTH_REDIRECT_URI_BASE", "https://tb.example.com/")]).unwrap();
+        assert_eq!(c.public_url, "https://tb.example.com");
+        let c = config(&[
+            ("OAUTH_REDIRECT_URI_BASE", "https://tb.example.com"),
+            ("TIMEBRIDGE_PUBLIC_URL", "https://api.tb.example.com/"),
+        ])
+        .unwrap();
+        assert_eq!(c.public_url, "https://api.tb.example.com");
+        let err = config(&[("TIMEBRIDGE_PUBLIC_URL", "tb.example.com")]).unwrap_err();
+        assert_eq!(err.name, "TIMEBRIDGE_PUBLIC_URL");
     }
 
     #[test]

@@ -3,4 +3,6 @@
 //! scoped short-lived credentials, and every call to an add-on signed with an RS256 JWT whose
 //! keys are published at `/.well-known/jwks.json`. No long-lived broad credential ever leaves
 //! the server.
+
 pub mod manifest;
+pub mod signing;

@@ -4,6 +4,7 @@
 mod receiver;
 mod support;
 
+mod addon_signing;
 mod billing;
 mod bindings;
 mod cli;
