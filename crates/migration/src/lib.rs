@@ -53,6 +53,7 @@ mod m20261201_000015_clickup_tasks;
 mod m20261201_000016_clickup_webhooks;
 mod m20261201_000017_integration_bindings;
 mod m20261201_000018_addon_signing_keys;
+mod m20261201_000019_addons;
 
 /// The ordered list of migrations `timebridge migrate` and `timebridge serve` apply.
 pub struct Migrator;
@@ -79,6 +80,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000016_clickup_webhooks::Migration),
             Box::new(m20261201_000017_integration_bindings::Migration),
             Box::new(m20261201_000018_addon_signing_keys::Migration),
+            Box::new(m20261201_000019_addons::Migration),
         ]
     }
 }

@@ -186,8 +186,8 @@ pub fn capabilities() -> Capabilities {
     connectors::google_calendar::register(&mut c);
     connectors::clickup::register(&mut c);
     connectors::bindings::register(&mut c);
+    addons::register(&mut c);
     oauth::register(&mut c);
-    addons::signing::register(&mut c);
     c
 }
 
@@ -211,6 +211,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(oauth::routes::routes())
         .merge(connectors::clickup::routes::routes())
         .merge(connectors::bindings::routes::routes())
+        .merge(addons::routes::routes())
         .merge(jobs::routes::routes())
         .merge(directory::routes::routes())
         .merge(access::routes::routes())

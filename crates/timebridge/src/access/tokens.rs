@@ -404,6 +404,28 @@ async fn revoke_matching<C: sea_orm::ConnectionTrait>(
     Ok(done.rows_affected)
 }
 
+/// Revokes these tokens (another capability's, e.g. an add-on installation's); returns their
+/// hashes, for the token cache to forget.
+pub async fn revoke_ids<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    ids: &[Uuid],
+) -> Result<Vec<String>, DbErr> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let chosen = sea_orm::Condition::all()
+        .add(api_token::Column::Id.is_in(ids.iter().copied()))
+        .add(api_token::Column::RevokedAt.is_null());
+    revoke_matching(conn, chosen).await?;
+    api_token::Entity::find()
+        .filter(api_token::Column::Id.is_in(ids.iter().copied()))
+        .select_only()
+        .column(api_token::Column::TokenHash)
+        .into_tuple()
+        .all(conn)
+        .await
+}
+
 /// The hashes of every token a member holds in a workspace, for the token cache to forget
 /// when the member's standing there changes (role, deactivation, removal).
 pub async fn member_token_hashes<C: sea_orm::ConnectionTrait>(

@@ -13,7 +13,7 @@ use std::str::FromStr;
 use reqwest::Url;
 use serde_json::{Map, Value, json};
 
-use crate::access::scopes::Scope;
+use crate::access::scopes::{Resource, Scope};
 use crate::platform::http_client::{TargetPolicy, check_url};
 use crate::platform::outbox::EventType;
 
@@ -638,6 +638,13 @@ fn scopes(doc: &Object, p: &mut Problems) -> Vec<Scope> {
             Ok(scope) if scope.is_admin_only() => {
                 format!("'{scope}' is for workspace admins; an add-on gets named scopes only")
             }
+            // Tokens and add-ons are managed with these: an add-on never mints a credential
+            // or installs another add-on.
+            Ok(
+                scope @ (Scope::Write(Resource::Integrations) | Scope::Write(Resource::Plugins)),
+            ) => {
+                format!("'{scope}' manages tokens and add-ons; an add-on may not hold it")
+            }
             Ok(scope) if scopes.contains(&scope) => format!("'{scope}' is listed twice"),
             Ok(scope) => {
                 scopes.push(scope);
@@ -1109,6 +1116,19 @@ mod tests {
         assert!(message("lifecycle[2].path").contains("outside baseUrl"));
         assert!(message("webhooks[0].event").contains("/api/v1/integration/webhooks/events"));
         assert!(message("components").contains("not supported"));
+    }
+
+    #[test]
+    fn an_add_on_may_not_hold_what_mints_tokens_or_installs_add_ons() {
+        let grabby = example_with(|m| {
+            m.insert(
+                "scopes".into(),
+                json!(["read:integrations", "write:integrations", "write:plugins"]),
+            );
+        });
+        let problems = parse_value(&grabby, STRICT).unwrap_err();
+        let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(paths, ["scopes[1]", "scopes[2]"], "{problems:#?}");
     }
 
     #[test]

@@ -4,5 +4,40 @@
 //! keys are published at `/.well-known/jwks.json`. No long-lived broad credential ever leaves
 //! the server.
 
+pub mod catalog;
+pub mod entity;
+pub mod installations;
+pub mod lifecycle;
 pub mod manifest;
+pub mod routes;
 pub mod signing;
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::{
+    app::{AppState, Capabilities},
+    platform::jobs::JobKind,
+};
+
+/// Plugs add-ons in: the signing keys' sealed column, the lifecycle calls, and the daily purge
+/// of uninstalled installations.
+pub fn register(c: &mut Capabilities) {
+    signing::register(c);
+    c.job(lifecycle::kind());
+    c.job(
+        JobKind::new(
+            "addon_purge",
+            "Daily: purges add-on installations uninstalled more than 90 days ago.",
+            |app: AppState, _job| async move {
+                let purged = installations::purge(&app)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(json!({"purged": purged}))
+            },
+        )
+        .instance()
+        .periodic(Duration::from_secs(24 * 3600)),
+    );
+}

@@ -184,6 +184,7 @@ impl<'a> Contract<'a> {
                     "/api/v1/integration/jobs/runs" => Some("job_run_id"),
                     "/api/v1/integration/webhooks/deliveries" => Some("delivery_id"),
                     "/api/v1/integration/oauth/apps" => Some("oauth_app"),
+                    "/api/v1/integration/plugins" => Some("plugin_id"),
                     _ => None,
                 })?;
             path = path.replace("{id}", self.ids.get(fixture)?);
@@ -799,6 +800,16 @@ both! {
                 contract.ids.insert((*field).to_owned(), id);
             }
         }
+        // An add-on in the catalog (the operator registers them), calling the receiver.
+        let manifest = json!({
+            "schemaVersion": "1.3", "key": "contract-addon", "name": "Contract add-on",
+            "baseUrl": format!("http://{}", receiver.addr), "scopes": ["read:projects"],
+            "lifecycle": [{"type": "INSTALLED", "path": "/installed"}],
+        });
+        let (addon, _) = timebridge::addons::catalog::register(&app.state, manifest.to_string().as_bytes(), "contract")
+            .await
+            .expect("the contract's add-on registers");
+        contract.ids.insert("plugin_id".into(), addon.id.to_string());
         // A job run and a webhook delivery to look at.
         let (status, jobs) = contract.send("get", "/api/v1/integration/jobs", None).await;
         assert_eq!(status, 200, "{jobs}");

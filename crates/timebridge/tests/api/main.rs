@@ -5,6 +5,7 @@ mod receiver;
 mod support;
 
 mod addon_signing;
+mod addons;
 mod billing;
 mod bindings;
 mod cli;

@@ -21,6 +21,8 @@ use tokio::sync::oneshot;
 /// One request the receiver got.
 #[derive(Clone, Debug)]
 pub struct Received {
+    /// The path requested (`/hook`, `/lifecycle/installed`).
+    pub path: String,
     pub headers: HeaderMap,
     pub body: String,
 }
@@ -148,6 +150,7 @@ impl Drop for Receiver {
 
 async fn receive(
     State(inner): State<Arc<Mutex<Inner>>>,
+    uri: axum::http::Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> impl IntoResponse {
@@ -157,6 +160,7 @@ async fn receive(
     }
     let mut inner = inner.lock().expect("lock");
     inner.received.push(Received {
+        path: uri.path().to_owned(),
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
     });

@@ -1,0 +1,224 @@
+//! Add-ons on both databases: the catalog (a manifest refused with every problem, or
+//! registered), installing (pending until the add-on acknowledges its signed INSTALLED call,
+//! a failed call recorded and retried), settings and status changes told to the add-on, the
+//! per-workspace limit, and uninstalling.
+
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::{
+    both,
+    receiver::Receiver,
+    support::*,
+    webhooks::{WEBHOOK_ENV, admin_token},
+};
+
+/// A manifest whose add-on is the receiver.
+fn manifest(key: &str, receiver: &Receiver) -> Value {
+    json!({
+        "schemaVersion": "1.3",
+        "key": key,
+        "name": format!("Add-on {key}"),
+        "description": "Sends approved time to accounting.",
+        "baseUrl": format!("http://{}", receiver.addr),
+        "scopes": ["read:time_entries", "read:projects"],
+        "lifecycle": [
+            {"type": "INSTALLED", "path": "/lifecycle/installed"},
+            {"type": "DELETED", "path": "/lifecycle/deleted"},
+            {"type": "SETTINGS_UPDATED", "path": "/lifecycle/settings"},
+            {"type": "STATUS_CHANGED", "path": "/lifecycle/status"},
+        ],
+        "webhooks": [{"event": "time_entry.created", "path": "/webhooks/time-entry"}],
+        "settings": {"tabs": [{"id": "general", "name": "General", "settings": [
+            {"id": "rounding", "name": "Round to minutes", "type": "NUMBER", "value": 15},
+            {"id": "mode", "name": "Mode", "type": "DROPDOWN_SINGLE", "allowedValues": ["daily", "weekly"], "value": "daily"},
+        ]}]},
+    })
+}
+
+async fn register(app: &TestApp, manifest: &Value) -> Value {
+    let (row, _) =
+        timebridge::addons::catalog::register(&app.state, manifest.to_string().as_bytes(), "test")
+            .await
+            .expect("registered");
+    json!({"id": row.id, "key": row.key})
+}
+
+/// Verifies a call's `X-Timebridge-Signature` against the published keys; answers its claims.
+async fn verified(app: &TestApp, call: &crate::receiver::Received, audience: &str) -> Value {
+    let token = call.header("x-timebridge-signature");
+    let header = jsonwebtoken::decode_header(&token).expect("a JWT");
+    let (_, jwks) = send(app.client.get(app.url("/.well-known/jwks.json"))).await;
+    let key = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == header.kid.clone().unwrap().as_str())
+        .expect("its key is published");
+    let decoding =
+        DecodingKey::from_rsa_components(key["n"].as_str().unwrap(), key["e"].as_str().unwrap())
+            .unwrap();
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.set_audience(&[audience]);
+    let claims = jsonwebtoken::decode::<Value>(&token, &decoding, &validation)
+        .expect("a valid signature")
+        .claims;
+    let hash: String = Sha256::digest(call.body.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        claims["body_sha256"], hash,
+        "the token covers this very body"
+    );
+    claims
+}
+
+async fn installation(app: &TestApp, token: &str, key: &str) -> Value {
+    let (_, plugin) = send(app.get(token, &format!("/api/v1/integration/plugins/{key}"))).await;
+    plugin["installation"].clone()
+}
+
+both! {
+    async fn a_manifest_is_refused_with_every_problem_at_once(backend) {
+        let app = TestApp::with_env(backend, WEBHOOK_ENV).await;
+        let receiver = Receiver::start().await;
+        let mut bad = manifest("Bad Key", &receiver);
+        bad["scopes"] = json!(["read:time_entries", "read:nothing", "admin:all"]);
+        bad["lifecycle"] = json!([{"type": "INSTALLED", "path": "/a"}, {"type": "INSTALLED", "path": "/../b"}]);
+        bad["webhooks"] = json!([{"event": "time_entry.exploded", "path": "/w"}]);
+        let refused = timebridge::addons::catalog::register(&app.state, bad.to_string().as_bytes(), "test").await.unwrap_err();
+        let timebridge::platform::error::ApiError::Validation(errors) = refused else { panic!("a 400") };
+        for path in ["key", "scopes[1]", "scopes[2]", "lifecycle[1].type", "lifecycle[1].path", "webhooks[0].event"] {
+            assert!(errors.has(path), "{path}: {}", errors.summary());
+        }
+        // A private base URL is refused where webhooks may not reach private addresses.
+        let strict = TestApp::start(backend).await;
+        let refused = timebridge::addons::catalog::register(&strict.state, manifest("local", &receiver).to_string().as_bytes(), "test").await.unwrap_err();
+        let timebridge::platform::error::ApiError::Validation(errors) = refused else { panic!("a 400") };
+        assert!(errors.has("baseUrl"), "{}", errors.summary());
+    }
+
+    async fn installing_calls_the_add_on_signed_and_waits_for_its_acknowledgement(backend) {
+        let app = TestApp::with_env(backend, WEBHOOK_ENV).await;
+        let receiver = Receiver::start().await;
+        let owner = app.member(true, timebridge::directory::Plan::Enterprise).await;
+        let admin = app.token(&owner, &["admin:all"]).await;
+        register(&app, &manifest("invoice-sync", &receiver)).await;
+        let (status, catalog) = send(app.get(&admin, "/api/v1/integration/plugins")).await;
+        assert_eq!(status, 200, "{catalog}");
+        let listed = &catalog["plugins"][0];
+        assert_eq!(listed["scopes"], json!(["read:time_entries", "read:projects"]));
+        assert_eq!(listed["events"], json!(["time_entry.created"]));
+        assert!(listed["installation"].is_null());
+
+        // A setting of the wrong kind is named.
+        let (status, body) = send(app.post(&admin, "/api/v1/integration/plugins/invoice-sync/install").json(&json!({"configuration": {"rounding": "a lot", "mode": "hourly"}}))).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(body["errors"]["configuration.rounding"].is_array() && body["errors"]["configuration.mode"].is_array(), "{body}");
+
+        // The add-on fails its first INSTALLED call: recorded, still pending, tried again.
+        receiver.answer(&[503]);
+        let (status, made) = send(app.post(&admin, "/api/v1/integration/plugins/invoice-sync/install").json(&json!({"configuration": {"mode": "weekly"}}))).await;
+        assert_eq!(status, 202, "{made}");
+        assert_eq!(made["status"], "pending");
+        assert_eq!(made["configuration"], json!({"rounding": 15, "mode": "weekly"}));
+        let calls = receiver.wait_for(1, 10).await;
+        assert_eq!(calls[0].path, "/lifecycle/installed");
+        let failed = eventually(|| async {
+            let i = installation(&app, &admin, "invoice-sync").await;
+            i["error"].as_str().is_some().then_some(i)
+        }).await;
+        assert_eq!(failed["status"], "pending");
+        assert!(failed["error"].as_str().unwrap().contains("503"), "{failed}");
+        let (status, again) = send(app.post(&admin, "/api/v1/integration/plugins/invoice-sync/install").json(&json!({}))).await;
+        assert_eq!(status, 409, "installed once: {again}");
+        retry_now(&app).await;
+        let calls = receiver.wait_for(2, 10).await;
+        let active = eventually(|| async {
+            let i = installation(&app, &admin, "invoice-sync").await;
+            (i["status"] == "active").then_some(i)
+        }).await;
+        assert!(active["error"].is_null(), "{active}");
+
+        // The call is signed with a published key, for this add-on and installation.
+        let body = calls[1].json();
+        let claims = verified(&app, &calls[1], "invoice-sync").await;
+        assert_eq!(claims["sub"], made["id"]);
+        assert_eq!(claims["workspace_id"], body["workspace_id"]);
+        assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 300);
+        assert_eq!(body["installation_id"], made["id"]);
+        assert_eq!(body["settings"], json!({"rounding": 15, "mode": "weekly"}));
+        assert!(body["api_base_url"].as_str().unwrap().ends_with("/api/v1"), "{body}");
+        assert_eq!(calls[1].header("x-timebridge-lifecycle"), "INSTALLED");
+
+        // Settings and status changes are told; uninstalling too.
+        let (status, changed) = send(app.patch(&admin, "/api/v1/integration/plugins/invoice-sync/config").json(&json!({"configuration": {"rounding": 6}, "enabled": false}))).await;
+        assert_eq!(status, 200, "{changed}");
+        assert_eq!(changed["configuration"], json!({"rounding": 6, "mode": "weekly"}));
+        let calls = receiver.wait_for(4, 10).await;
+        let settings = calls.iter().find(|c| c.path == "/lifecycle/settings").expect("SETTINGS_UPDATED");
+        assert_eq!(settings.json()["settings"]["rounding"], 6);
+        let status_call = calls.iter().find(|c| c.path == "/lifecycle/status").expect("STATUS_CHANGED");
+        assert_eq!(status_call.json()["status"], "INACTIVE");
+        verified(&app, status_call, "invoice-sync").await;
+
+        let member = app.member_in(&owner.workspace.name, false, None).await;
+        let member_token = app.token(&member, &["write:plugins", "read:plugins"]).await;
+        let (status, _) = send(app.delete(&member_token, "/api/v1/integration/plugins/invoice-sync/uninstall")).await;
+        assert_eq!(status, 403, "only admins uninstall");
+        let (status, gone) = send(app.delete(&admin, "/api/v1/integration/plugins/invoice-sync/uninstall")).await;
+        assert_eq!(status, 200, "{gone}");
+        assert_eq!(gone["status"], "uninstalled");
+        let calls = receiver.wait_for(5, 10).await;
+        assert!(calls.iter().any(|c| c.path == "/lifecycle/deleted"));
+        let (_, installed) = send(app.get(&admin, "/api/v1/integration/plugins/installed")).await;
+        assert_eq!(installed["installations"], json!([]));
+        // Installing again is a new installation.
+        let (status, fresh) = send(app.post(&admin, "/api/v1/integration/plugins/invoice-sync/install").json(&json!({}))).await;
+        assert_eq!(status, 202, "{fresh}");
+        assert_ne!(fresh["id"], made["id"]);
+    }
+
+    async fn a_workspace_installs_at_most_its_limit(backend) {
+        let mut env = WEBHOOK_ENV.to_vec();
+        env.push(("PLUGIN_MAX_INSTALLABLE_PER_WORKSPACE", "2"));
+        let app = TestApp::with_env(backend, &env).await;
+        let receiver = Receiver::start().await;
+        let admin = admin_token(&app).await;
+        for key in ["one", "two", "three"] {
+            register(&app, &manifest(key, &receiver)).await;
+        }
+        for key in ["one", "two"] {
+            let (status, _) = send(app.post(&admin, &format!("/api/v1/integration/plugins/{key}/install")).json(&json!({}))).await;
+            assert_eq!(status, 202);
+        }
+        let (status, body) = send(app.post(&admin, "/api/v1/integration/plugins/three/install").json(&json!({}))).await;
+        assert_eq!(status, 409, "{body}");
+        assert!(body["message"].as_str().unwrap().contains("PLUGIN_MAX_INSTALLABLE_PER_WORKSPACE"), "{body}");
+        // Another workspace has its own limit.
+        let other = admin_token(&app).await;
+        let (status, _) = send(app.post(&other, "/api/v1/integration/plugins/three/install").json(&json!({}))).await;
+        assert_eq!(status, 202);
+    }
+}
+
+/// Makes every waiting job due now and wakes the runner.
+async fn retry_now(app: &TestApp) {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    use timebridge::platform::jobs::job;
+    {
+        let _turn = app.db.write_turn().await;
+        job::Entity::update_many()
+            .col_expr(
+                job::Column::RunAfter,
+                Expr::val(time::OffsetDateTime::now_utc() - time::Duration::seconds(1)),
+            )
+            .filter(job::Column::Status.eq(timebridge::platform::jobs::JobStatus::Pending))
+            .exec(app.db.conn())
+            .await
+            .unwrap();
+    }
+    timebridge::platform::jobs::jobs_queued(&app.db).raise_locally();
+}
