@@ -1,8 +1,10 @@
 //! The command line: `serve`, `migrate`, `user …`, `token …`, `workspace …`, `backup`,
-//! `jobs list|run|retry`, `secrets status|rotate`, `keys rotate|list`. The operator's user, token
-//! and workspace commands are in `cli/users.rs`, `cli/api_tokens.rs` and `cli/workspaces.rs`;
-//! `backup` in `cli/backup.rs`; `secrets` in `cli/secrets.rs`; `keys` in `cli/keys.rs`.
+//! `jobs list|run|retry`, `secrets status|rotate`, `keys rotate|list`, `addon register|list`. The
+//! operator's user, token and workspace commands are in `cli/users.rs`, `cli/api_tokens.rs` and
+//! `cli/workspaces.rs`; `backup` in `cli/backup.rs`; `secrets` in `cli/secrets.rs`; `keys` in
+//! `cli/keys.rs`; `addon` in `cli/addons.rs`.
 
+mod addons;
 mod api_tokens;
 mod backup;
 mod keys;
@@ -72,6 +74,9 @@ pub enum Command {
     /// The keys calls to add-ons are signed with: `rotate`, `list`.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// The add-on catalog: `register <manifest-url|file>`, `list`.
+    #[command(subcommand)]
+    Addon(addons::AddonCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -201,6 +206,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Secrets(command) => secrets::run(config, command).await,
         Command::Keys(command) => keys::run(config, command).await,
+        Command::Addon(command) => addons::run(config, command).await,
     }
 }
 

@@ -331,6 +331,11 @@ pub const SETTINGS: &[Setting] = &[
         "Timeout of a call to an add-on.",
     ),
     s(
+        "TIMEBRIDGE_OPERATORS",
+        "",
+        "Emails (comma-separated) of the users who may register add-ons through the API (`POST /api/v1/integration/plugins`, with `admin:all`); empty: only `timebridge addon register` does.",
+    ),
+    s(
         "CONSENT_POLICY_VERSION",
         "1",
         "Policy version recorded with each consent grant.",
@@ -464,6 +469,8 @@ pub struct PluginConfig {
     pub max_size_mb: u32,
     pub max_installable_per_workspace: u32,
     pub execution_timeout: Duration,
+    /// Lower-case emails of the users who may register add-ons through the API.
+    pub operators: Vec<String>,
 }
 
 /// Consent and governance settings.
@@ -837,6 +844,17 @@ impl Config {
                 max_installable_per_workspace: r
                     .positive("PLUGIN_MAX_INSTALLABLE_PER_WORKSPACE")?,
                 execution_timeout: r.seconds("PLUGIN_EXECUTION_TIMEOUT_SECONDS")?,
+                operators: r.with("TIMEBRIDGE_OPERATORS", |v| {
+                    let emails: Vec<String> = v
+                        .split(',')
+                        .map(|e| e.trim().to_lowercase())
+                        .filter(|e| !e.is_empty())
+                        .collect();
+                    match emails.iter().find(|e| !e.contains('@')) {
+                        Some(bad) => Err(format!("'{bad}' is not an email address")),
+                        None => Ok(emails),
+                    }
+                })?,
             },
             consent: ConsentConfig {
                 policy_version: r.with("CONSENT_POLICY_VERSION", |v| {

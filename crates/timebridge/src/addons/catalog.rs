@@ -13,19 +13,28 @@ use super::{
     manifest::{self, Manifest, Problem},
 };
 use crate::{
-    app::AppState,
+    config::Config,
     platform::{
+        db::Db,
         error::{ApiError, FieldErrors},
-        http_client, time as clock,
+        http_client::{self, TargetPolicy},
+        time as clock,
     },
-    webhooks::endpoints::policy,
 };
 
 /// The largest manifest taken, in bytes (`PLUGIN_MAX_SIZE_MB`).
-pub fn max_bytes(app: &AppState) -> usize {
-    usize::try_from(app.config.plugins.max_size_mb)
+pub fn max_bytes(config: &Config) -> usize {
+    usize::try_from(config.plugins.max_size_mb)
         .unwrap_or(usize::MAX / (1024 * 1024))
         .saturating_mul(1024 * 1024)
+}
+
+/// Where add-ons may be: the outbound rules of webhooks.
+pub fn policy(config: &Config) -> TargetPolicy {
+    TargetPolicy {
+        allow_private: config.webhooks.allow_private_targets,
+        require_https: config.webhooks.require_https,
+    }
 }
 
 /// Every problem of a manifest as a 400, each under its place in the manifest.
@@ -38,21 +47,18 @@ pub fn refused(problems: Vec<Problem>) -> ApiError {
 }
 
 /// Reads a manifest (refusing it whole, with every problem).
-pub fn read(app: &AppState, bytes: &[u8]) -> Result<Manifest, ApiError> {
-    manifest::parse(bytes, policy(app), max_bytes(app)).map_err(refused)
+pub fn read(config: &Config, bytes: &[u8]) -> Result<Manifest, ApiError> {
+    manifest::parse(bytes, policy(config), max_bytes(config)).map_err(refused)
 }
 
 /// Fetches a manifest from its URL (the same outbound rules as webhooks; at most
 /// `PLUGIN_MAX_SIZE_MB`, within `PLUGIN_EXECUTION_TIMEOUT_SECONDS`).
-pub async fn fetch(app: &AppState, url: &str) -> Result<Vec<u8>, ApiError> {
+pub async fn fetch(config: &Config, url: &str) -> Result<Vec<u8>, ApiError> {
     let bad = |message: String| ApiError::invalid("manifest_url", message);
-    let target = http_client::check_url(policy(app), url).map_err(|e| bad(e.to_string()))?;
+    let target = http_client::check_url(policy(config), url).map_err(|e| bad(e.to_string()))?;
     let client = http_client::client(
-        policy(app),
-        app.config
-            .plugins
-            .execution_timeout
-            .max(Duration::from_secs(1)),
+        policy(config),
+        config.plugins.execution_timeout.max(Duration::from_secs(1)),
         "Timebridge add-on catalog",
     );
     let mut response = client.get(target).send().await.map_err(|e| {
@@ -61,7 +67,7 @@ pub async fn fetch(app: &AppState, url: &str) -> Result<Vec<u8>, ApiError> {
     if !response.status().is_success() {
         return Err(bad(format!("answered {}", response.status().as_u16())));
     }
-    let limit = max_bytes(app);
+    let limit = max_bytes(config);
     let mut body = Vec::new();
     while let Some(chunk) = response
         .chunk()
@@ -71,7 +77,7 @@ pub async fn fetch(app: &AppState, url: &str) -> Result<Vec<u8>, ApiError> {
         if body.len() + chunk.len() > limit {
             return Err(bad(format!(
                 "is larger than PLUGIN_MAX_SIZE_MB ({} MB)",
-                app.config.plugins.max_size_mb
+                config.plugins.max_size_mb
             )));
         }
         body.extend_from_slice(&chunk);
@@ -82,18 +88,19 @@ pub async fn fetch(app: &AppState, url: &str) -> Result<Vec<u8>, ApiError> {
 /// Registers a manifest: a new add-on, or a new version of the one with its key. Answers the
 /// row and whether it is new.
 pub async fn register(
-    app: &AppState,
+    db: &Db,
+    config: &Config,
     bytes: &[u8],
     source: &str,
 ) -> Result<(addon::Model, bool), ApiError> {
-    let manifest = read(app, bytes)?;
+    let manifest = read(config, bytes)?;
     let now = clock::now();
     let existing = addon::Entity::find()
         .filter(addon::Column::Key.eq(manifest.key.as_str()))
-        .one(app.db.conn())
+        .one(db.conn())
         .await?;
     let text = manifest.to_json().to_string();
-    let _turn = app.db.write_turn().await;
+    let _turn = db.write_turn().await;
     match existing {
         Some(found) => {
             let mut active: addon::ActiveModel = found.into();
@@ -101,7 +108,7 @@ pub async fn register(
             active.manifest = Set(text);
             active.source = Set(source.chars().take(2048).collect());
             active.updated_at = Set(now);
-            Ok((active.update(app.db.conn()).await?, false))
+            Ok((active.update(db.conn()).await?, false))
         }
         None => {
             let made = addon::ActiveModel {
@@ -113,7 +120,7 @@ pub async fn register(
                 created_at: Set(now),
                 updated_at: Set(now),
             }
-            .insert(app.db.conn())
+            .insert(db.conn())
             .await?;
             Ok((made, true))
         }
@@ -121,22 +128,22 @@ pub async fn register(
 }
 
 /// The catalog, by name.
-pub async fn list(app: &AppState) -> Result<Vec<addon::Model>, ApiError> {
+pub async fn list(db: &Db) -> Result<Vec<addon::Model>, ApiError> {
     Ok(addon::Entity::find()
         .order_by_asc(addon::Column::Name)
         .order_by_asc(addon::Column::Key)
-        .all(app.db.conn())
+        .all(db.conn())
         .await?)
 }
 
 /// An add-on by its id or its key.
-pub async fn find(app: &AppState, id_or_key: &str) -> Result<addon::Model, ApiError> {
+pub async fn find(db: &Db, id_or_key: &str) -> Result<addon::Model, ApiError> {
     let query = match Uuid::parse_str(id_or_key) {
         Ok(id) => addon::Entity::find_by_id(id),
         Err(_) => addon::Entity::find().filter(addon::Column::Key.eq(id_or_key)),
     };
     query
-        .one(app.db.conn())
+        .one(db.conn())
         .await?
         .ok_or(ApiError::NotFound("Add-on"))
 }
@@ -158,4 +165,37 @@ pub fn manifest_of(row: &addon::Model) -> Result<Manifest, ApiError> {
             row.key
         ))
     })
+}
+
+/// Registers a manifest from a URL (fetched as [`fetch`] says) or a file: what `timebridge addon
+/// register` does.
+pub async fn register_from(
+    db: &Db,
+    config: &Config,
+    source: &str,
+) -> Result<(addon::Model, bool), ApiError> {
+    let bytes = if source.starts_with("http://") || source.starts_with("https://") {
+        fetch(config, source).await?
+    } else {
+        let path = std::path::Path::new(source);
+        let size = std::fs::metadata(path)
+            .map_err(|e| ApiError::invalid("manifest", format!("{source}: {e}")))?
+            .len();
+        if usize::try_from(size).unwrap_or(usize::MAX) > max_bytes(config) {
+            return Err(ApiError::invalid(
+                "manifest",
+                format!(
+                    "{source} is larger than PLUGIN_MAX_SIZE_MB ({} MB)",
+                    config.plugins.max_size_mb
+                ),
+            ));
+        }
+        std::fs::read(path).map_err(|e| ApiError::invalid("manifest", format!("{source}: {e}")))?
+    };
+    let label = if source.contains("://") {
+        source.to_owned()
+    } else {
+        format!("file:{source}")
+    };
+    register(db, config, &bytes, &label).await
 }

@@ -75,7 +75,7 @@ pub async fn install(
     configuration: Option<Map<String, Value>>,
 ) -> Result<(addon::Model, installation::Model), ApiError> {
     admin(acting)?;
-    let addon = catalog::find(app, id_or_key).await?;
+    let addon = catalog::find(&app.db, id_or_key).await?;
     let manifest = catalog::manifest_of(&addon)?;
     let settings = manifest
         .check_configuration(&configuration.unwrap_or_default(), true)
@@ -161,7 +161,7 @@ pub async fn configure(
     enabled: Option<bool>,
 ) -> Result<(addon::Model, installation::Model), ApiError> {
     admin(acting)?;
-    let addon = catalog::find(app, id_or_key).await?;
+    let addon = catalog::find(&app.db, id_or_key).await?;
     let manifest = catalog::manifest_of(&addon)?;
     let mut change =
         WorkspaceChange::begin(&app.db, acting.workspace_id, acting.actor.clone()).await?;
@@ -209,7 +209,7 @@ pub async fn uninstall(
     id_or_key: &str,
 ) -> Result<(addon::Model, installation::Model), ApiError> {
     admin(acting)?;
-    let addon = catalog::find(app, id_or_key).await?;
+    let addon = catalog::find(&app.db, id_or_key).await?;
     let mut change =
         WorkspaceChange::begin(&app.db, acting.workspace_id, acting.actor.clone()).await?;
     let row = live(&*change, acting.workspace_id, addon.id)

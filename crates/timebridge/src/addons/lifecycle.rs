@@ -30,7 +30,6 @@ use crate::{
         jobs::{self, JobKind, JobOptions, RetryPolicy},
         time as clock,
     },
-    webhooks::endpoints::policy,
 };
 
 pub const KIND: &str = "addon_lifecycle";
@@ -149,7 +148,7 @@ async fn call(app: &AppState, id: Uuid, kind: &str, last_try: bool) -> Result<Va
     );
     let token = signing::sign(app, &claims).await?;
     let client = http_client::client(
-        policy(app),
+        catalog::policy(&app.config),
         app.config.plugins.execution_timeout,
         "Timebridge add-ons",
     );

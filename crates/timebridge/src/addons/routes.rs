@@ -27,7 +27,7 @@ use crate::{
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_plugins))
+        .routes(routes!(list_plugins, register_plugin))
         .routes(routes!(installed_plugins))
         .routes(routes!(get_plugin))
         .routes(routes!(install_plugin))
@@ -150,7 +150,7 @@ async fn list_plugins(
 ) -> Result<Json<PluginList>, ApiError> {
     let installed = installations::list(&app, caller.workspace_id).await?;
     let mut plugins = Vec::new();
-    for a in catalog::list(&app).await? {
+    for a in catalog::list(&app.db).await? {
         let mine = installed
             .iter()
             .find(|(i, _)| i.addon_id == a.id)
@@ -158,6 +158,70 @@ async fn list_plugins(
         plugins.push(plugin_view(a, mine)?);
     }
     Ok(Json(PluginList { plugins }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RegisterPlugin {
+    /// The manifest itself…
+    #[schema(value_type = Option<Object>)]
+    pub manifest: Option<Value>,
+    /// …or where to fetch it (the outbound rules of webhooks apply).
+    #[schema(example = "https://addon.example.com/tb/manifest.json")]
+    pub manifest_url: Option<String>,
+}
+
+/// Register an add-on in the catalog, or a new version of one (the instance's operators:
+/// users named in `TIMEBRIDGE_OPERATORS`; `timebridge addon register` does the same). The
+/// manifest is checked whole: a 400 lists every problem, each under its place in it.
+#[utoipa::path(
+    post, path = "/api/v1/integration/plugins", tag = "plugins",
+    request_body = RegisterPlugin,
+    security(("api_token" = ["admin:all"])),
+    responses(
+        (status = 201, description = "A new add-on", body = PluginView),
+        (status = 200, description = "A new version of a registered add-on", body = PluginView),
+        (status = 400, description = "Every problem of the manifest", body = ErrorBody),
+        (status = 403, description = "Not one of the instance's operators", body = ErrorBody),
+    )
+)]
+async fn register_plugin(
+    State(app): State<AppState>,
+    caller: Caller,
+    Json(body): Json<RegisterPlugin>,
+) -> Result<(StatusCode, Json<PluginView>), ApiError> {
+    let member = crate::directory::service::member(&app.db, caller.workspace_id, caller.user_id)
+        .await?
+        .ok_or(ApiError::NotFound("User"))?;
+    if !app
+        .config
+        .plugins
+        .operators
+        .contains(&member.user.email.to_lowercase())
+    {
+        return Err(ApiError::Forbidden(
+            "Only the instance's operators (TIMEBRIDGE_OPERATORS) register add-ons; or run \
+             `timebridge addon register`"
+                .into(),
+        ));
+    }
+    let (bytes, source) = match (body.manifest, body.manifest_url) {
+        (Some(manifest), None) => (manifest.to_string().into_bytes(), "api".to_owned()),
+        (None, Some(url)) => (catalog::fetch(&app.config, &url).await?, url),
+        _ => {
+            return Err(ApiError::invalid(
+                "manifest",
+                "give the manifest or its manifest_url (one of them)",
+            ));
+        }
+    };
+    let (row, created) = catalog::register(&app.db, &app.config, &bytes, &source).await?;
+    let mine = installations::live(app.db.conn(), caller.workspace_id, row.id).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(plugin_view(row, mine)?)))
 }
 
 /// The workspace's installed add-ons.
@@ -193,7 +257,7 @@ async fn get_plugin(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<PluginView>, ApiError> {
-    let a = catalog::find(&app, &id).await?;
+    let a = catalog::find(&app.db, &id).await?;
     let mine = installations::live(app.db.conn(), caller.workspace_id, a.id).await?;
     Ok(Json(plugin_view(a, mine)?))
 }

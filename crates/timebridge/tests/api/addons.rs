@@ -38,10 +38,14 @@ fn manifest(key: &str, receiver: &Receiver) -> Value {
 }
 
 async fn register(app: &TestApp, manifest: &Value) -> Value {
-    let (row, _) =
-        timebridge::addons::catalog::register(&app.state, manifest.to_string().as_bytes(), "test")
-            .await
-            .expect("registered");
+    let (row, _) = timebridge::addons::catalog::register(
+        &app.db,
+        &app.state.config,
+        manifest.to_string().as_bytes(),
+        "test",
+    )
+    .await
+    .expect("registered");
     json!({"id": row.id, "key": row.key})
 }
 
@@ -82,26 +86,26 @@ async fn installation(app: &TestApp, token: &str, key: &str) -> Value {
 
 both! {
     async fn a_manifest_is_refused_with_every_problem_at_once(backend) {
-        let app = TestApp::with_env(backend, WEBHOOK_ENV).await;
+        let app = TestApp::private(backend, WEBHOOK_ENV).await;
         let receiver = Receiver::start().await;
         let mut bad = manifest("Bad Key", &receiver);
         bad["scopes"] = json!(["read:time_entries", "read:nothing", "admin:all"]);
         bad["lifecycle"] = json!([{"type": "INSTALLED", "path": "/a"}, {"type": "INSTALLED", "path": "/../b"}]);
         bad["webhooks"] = json!([{"event": "time_entry.exploded", "path": "/w"}]);
-        let refused = timebridge::addons::catalog::register(&app.state, bad.to_string().as_bytes(), "test").await.unwrap_err();
+        let refused = timebridge::addons::catalog::register(&app.db, &app.state.config, bad.to_string().as_bytes(), "test").await.unwrap_err();
         let timebridge::platform::error::ApiError::Validation(errors) = refused else { panic!("a 400") };
         for path in ["key", "scopes[1]", "scopes[2]", "lifecycle[1].type", "lifecycle[1].path", "webhooks[0].event"] {
             assert!(errors.has(path), "{path}: {}", errors.summary());
         }
         // A private base URL is refused where webhooks may not reach private addresses.
-        let strict = TestApp::start(backend).await;
-        let refused = timebridge::addons::catalog::register(&strict.state, manifest("local", &receiver).to_string().as_bytes(), "test").await.unwrap_err();
+        let strict = TestApp::private(backend, &[]).await;
+        let refused = timebridge::addons::catalog::register(&strict.db, &strict.state.config, manifest("local", &receiver).to_string().as_bytes(), "test").await.unwrap_err();
         let timebridge::platform::error::ApiError::Validation(errors) = refused else { panic!("a 400") };
         assert!(errors.has("baseUrl"), "{}", errors.summary());
     }
 
     async fn installing_calls_the_add_on_signed_and_waits_for_its_acknowledgement(backend) {
-        let app = TestApp::with_env(backend, WEBHOOK_ENV).await;
+        let app = TestApp::private(backend, WEBHOOK_ENV).await;
         let receiver = Receiver::start().await;
         let owner = app.member(true, timebridge::directory::Plan::Enterprise).await;
         let admin = app.token(&owner, &["admin:all"]).await;
@@ -184,7 +188,7 @@ both! {
     async fn a_workspace_installs_at_most_its_limit(backend) {
         let mut env = WEBHOOK_ENV.to_vec();
         env.push(("PLUGIN_MAX_INSTALLABLE_PER_WORKSPACE", "2"));
-        let app = TestApp::with_env(backend, &env).await;
+        let app = TestApp::private(backend, &env).await;
         let receiver = Receiver::start().await;
         let admin = admin_token(&app).await;
         for key in ["one", "two", "three"] {
@@ -201,6 +205,57 @@ both! {
         let other = admin_token(&app).await;
         let (status, _) = send(app.post(&other, "/api/v1/integration/plugins/three/install").json(&json!({}))).await;
         assert_eq!(status, 202);
+    }
+
+    async fn operators_register_add_ons_through_the_api_and_the_cli(backend) {
+        let (url, _dir) = private_database(backend).await;
+        let receiver = Receiver::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("manifest.json");
+        std::fs::write(&file, manifest("from-file", &receiver).to_string()).unwrap();
+        // The operator's command line: a file; a refused manifest prints every problem.
+        let out = crate::cli::run_with(&url, &["addon", "register", file.to_str().unwrap()], WEBHOOK_ENV);
+        assert!(out.status.success(), "{}", crate::cli::stderr(&out));
+        assert!(crate::cli::stderr(&out).contains("registered from-file"), "{}", crate::cli::stderr(&out));
+        let mut bad = manifest("bad", &receiver);
+        bad["scopes"] = json!(["admin:all"]);
+        bad["webhooks"] = json!([{"event": "nothing.happened", "path": "/w"}]);
+        std::fs::write(&file, bad.to_string()).unwrap();
+        let out = crate::cli::run_with(&url, &["addon", "register", file.to_str().unwrap()], WEBHOOK_ENV);
+        assert!(!out.status.success());
+        let said = crate::cli::stderr(&out);
+        assert!(said.contains("scopes[0]") && said.contains("webhooks[0].event"), "{said}");
+        let out = crate::cli::run_with(&url, &["addon", "list"], WEBHOOK_ENV);
+        assert!(crate::cli::stdout(&out).contains("from-file"), "{}", crate::cli::stdout(&out));
+
+        // The API: only the operators named in TIMEBRIDGE_OPERATORS.
+        let mut env = WEBHOOK_ENV.to_vec();
+        env.push(("TIMEBRIDGE_OPERATORS", "Ops@Example.com, other@example.com"));
+        let app = TestApp::private(backend, &env).await;
+        let operator = timebridge::directory::service::create_user(&app.db, timebridge::directory::NewUser {
+            email: "ops@example.com".into(),
+            name: "Operator".into(),
+            password: None,
+            admin: true,
+            workspace: "ops".into(),
+            plan: Some(timebridge::directory::Plan::Enterprise),
+        }).await.unwrap();
+        let ops = app.token(&operator, &["admin:all"]).await;
+        let admin = admin_token(&app).await;
+        let body = json!({"manifest": manifest("via-api", &receiver)});
+        let (status, refused) = send(app.post(&admin, "/api/v1/integration/plugins").json(&body)).await;
+        assert_eq!(status, 403, "a workspace admin is not an operator: {refused}");
+        let (status, made) = send(app.post(&ops, "/api/v1/integration/plugins").json(&body)).await;
+        assert_eq!(status, 201, "{made}");
+        assert_eq!(made["key"], "via-api");
+        let (status, again) = send(app.post(&ops, "/api/v1/integration/plugins").json(&body)).await;
+        assert_eq!((status, again["id"].clone()), (200, made["id"].clone()), "a new version of the same add-on");
+        let (status, problems) = send(app.post(&ops, "/api/v1/integration/plugins").json(&json!({"manifest": bad}))).await;
+        assert_eq!(status, 400);
+        assert!(problems["errors"]["scopes[0]"].is_array() && problems["errors"]["webhooks[0].event"].is_array(), "{problems}");
+        // By URL: fetched under the outbound rules (the receiver answers no manifest here).
+        let (status, fetched) = send(app.post(&ops, "/api/v1/integration/plugins").json(&json!({"manifest_url": receiver.url()}))).await;
+        assert_eq!(status, 400, "{fetched}");
     }
 }
 

@@ -11,8 +11,18 @@ use crate::{both, support::*};
 const BIN: &str = env!("CARGO_BIN_EXE_timebridge");
 
 pub fn run(url: &str, args: &[&str], stdin: Option<&str>) -> Output {
+    run_in(url, args, stdin, &[])
+}
+
+/// [`run`] with more settings in its environment.
+pub fn run_with(url: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    run_in(url, args, None, env)
+}
+
+fn run_in(url: &str, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Output {
     let mut child = Command::new(BIN)
         .args(args)
+        .envs(env.iter().copied())
         .env("DATABASE_URL", url)
         .env("TIMEBRIDGE_SECRET_KEY", TEST_KEY)
         .env("RUST_LOG", "warn")
