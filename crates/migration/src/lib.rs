@@ -54,6 +54,7 @@ mod m20261201_000016_clickup_webhooks;
 mod m20261201_000017_integration_bindings;
 mod m20261201_000018_addon_signing_keys;
 mod m20261201_000019_addons;
+mod m20261201_000020_addon_tokens;
 
 /// The ordered list of migrations `timebridge migrate` and `timebridge serve` apply.
 pub struct Migrator;
@@ -81,6 +82,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000017_integration_bindings::Migration),
             Box::new(m20261201_000018_addon_signing_keys::Migration),
             Box::new(m20261201_000019_addons::Migration),
+            Box::new(m20261201_000020_addon_tokens::Migration),
         ]
     }
 }

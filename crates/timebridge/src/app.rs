@@ -383,6 +383,7 @@ fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .merge(oauth::routes::browser())
         .merge(connectors::clickup::routes::browser())
         .merge(addons::signing::well_known())
+        .merge(addons::exchange::routes())
         .split_for_parts();
     doc.merge(system_doc);
     connectors::routes::document_configs(&mut doc, &state.connectors);

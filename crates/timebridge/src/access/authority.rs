@@ -26,7 +26,7 @@ use crate::{
     config::RateLimitConfig,
     directory::{self, Plan, Role},
     platform::{
-        auth::{Authority, Call},
+        auth::{Authority, Budget, Call},
         consumers::BoxFuture,
         error::ApiError,
     },
@@ -160,6 +160,14 @@ impl TokenAuthority {
                 workspace_id: token.workspace_id,
                 admin: role == Role::Admin,
                 rate_limit: self.limits.limit_for(plan),
+                budget: token
+                    .budget_key
+                    .zip(token.budget_per_second)
+                    .map(|(key, per_second)| Budget {
+                        key,
+                        limit: u32::try_from(per_second).unwrap_or(1).max(1),
+                        window: Duration::from_secs(1),
+                    }),
                 grants: Arc::new(scopes),
             }),
             allowed_ips: parse_allowed_ips(token.allowed_ips.as_deref()),

@@ -26,6 +26,10 @@ pub mod api_token {
         pub revoked_at: Option<TimeDateTimeWithTimeZone>,
         pub created_at: TimeDateTimeWithTimeZone,
         pub updated_at: TimeDateTimeWithTimeZone,
+        /// A budget the token shares with others (an add-on installation's tokens): its key…
+        pub budget_key: Option<Uuid>,
+        /// …and the requests per second it allows.
+        pub budget_per_second: Option<i32>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

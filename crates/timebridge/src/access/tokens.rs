@@ -259,8 +259,55 @@ pub async fn issue(
         revoked_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
+        budget_key: Set(None),
+        budget_per_second: Set(None),
     }
     .insert(db)
+    .await?;
+    Ok(IssuedToken {
+        secret: generated.secret,
+        token,
+    })
+}
+
+/// A token another capability issues on a member's behalf (an add-on installation's): scopes
+/// given (never admin-only ones), an expiry, a budget shared with its other tokens.
+pub struct DelegatedToken {
+    pub name: String,
+    pub scopes: ScopeSet,
+    pub expires_at: OffsetDateTime,
+    /// The shared budget's key and its requests per second.
+    pub budget: (Uuid, u32),
+}
+
+/// Issues a [`DelegatedToken`] to `member` inside the caller's transaction.
+pub async fn issue_delegated<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    member: &Member,
+    delegated: DelegatedToken,
+) -> Result<IssuedToken, TokenError> {
+    let scopes = check_scopes(&delegated.scopes.strings(), member.role, None)?;
+    let generated = secret::generate();
+    let now = clock::now();
+    let token = api_token::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        workspace_id: Set(member.workspace.id),
+        user_id: Set(member.user.id),
+        name: Set(delegated.name.chars().take(200).collect()),
+        token_prefix: Set(generated.display_prefix.clone()),
+        token_hash: Set(generated.hash.to_hex()),
+        scopes: Set(scopes.to_stored()),
+        allowed_ips: Set(None),
+        is_active: Set(true),
+        expires_at: Set(Some(delegated.expires_at)),
+        last_used_at: Set(None),
+        revoked_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        budget_key: Set(Some(delegated.budget.0)),
+        budget_per_second: Set(Some(i32::try_from(delegated.budget.1).unwrap_or(i32::MAX))),
+    }
+    .insert(conn)
     .await?;
     Ok(IssuedToken {
         secret: generated.secret,

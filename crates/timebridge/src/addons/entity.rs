@@ -100,3 +100,22 @@ pub mod addon_token {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// `addon_assertions`: the JWTs add-ons exchanged for tokens, each once.
+pub mod assertion {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "addon_assertions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub jti: String,
+        pub installation_id: Uuid,
+        pub expires_at: TimeDateTimeWithTimeZone,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

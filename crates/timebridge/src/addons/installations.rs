@@ -240,10 +240,15 @@ pub async fn uninstall(
     Ok((addon, saved))
 }
 
-/// Purges installations uninstalled more than [`KEPT_DAYS`] ago (their tokens go with them).
+/// Purges installations uninstalled more than [`KEPT_DAYS`] ago (their tokens go with them),
+/// and the record of exchanged assertions once they expired (they could not be used again).
 pub async fn purge(app: &AppState) -> Result<u64, ApiError> {
     let before = clock::now() - time::Duration::days(KEPT_DAYS);
     let _turn = app.db.write_turn().await;
+    super::entity::assertion::Entity::delete_many()
+        .filter(super::entity::assertion::Column::ExpiresAt.lt(clock::now()))
+        .exec(app.db.conn())
+        .await?;
     let done = installation::Entity::delete_many()
         .filter(installation::Column::Live.is_null())
         .filter(installation::Column::DeletedAt.lt(before))

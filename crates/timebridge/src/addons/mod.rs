@@ -6,6 +6,7 @@
 
 pub mod catalog;
 pub mod entity;
+pub mod exchange;
 pub mod installations;
 pub mod lifecycle;
 pub mod manifest;

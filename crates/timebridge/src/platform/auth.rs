@@ -9,7 +9,7 @@ use std::{
     net::{IpAddr, SocketAddr},
     ops::Deref,
     sync::Arc,
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use axum::{
@@ -44,6 +44,9 @@ pub struct Principal {
     pub admin: bool,
     /// Requests this caller may make per rate-limit window.
     pub rate_limit: u32,
+    /// A budget the token shares with others (an add-on installation's tokens), used instead
+    /// of its own `rate_limit`.
+    pub budget: Option<Budget>,
     /// The token's scopes.
     pub grants: Arc<dyn Grants>,
 }
@@ -52,6 +55,15 @@ impl Principal {
     pub fn is_admin(&self) -> bool {
         self.admin
     }
+}
+
+/// A rate budget several tokens draw on together: `limit` requests per `window`, spread
+/// evenly (a token bucket of `limit` refilling over `window`), under `key`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    pub key: Uuid,
+    pub limit: u32,
+    pub window: Duration,
 }
 
 /// What a caller's credentials grant, asked by scope name (`read:projects`).
@@ -276,12 +288,15 @@ pub async fn guard(State(guard): State<Guard>, mut req: Request, next: Next) -> 
 
     let method = req.method().to_string();
     let path = req.uri().path().to_owned();
-    let limit = principal.rate_limit;
-    let decision = guard.limiter.check(principal.token_id, limit).await;
+    let (key, limit, window) = match principal.budget {
+        Some(b) => (b.key, b.limit, b.window),
+        None => (principal.token_id, principal.rate_limit, guard.window),
+    };
+    let decision = guard.limiter.check_within(key, limit, window).await;
     let mut response = if !decision.allowed {
         ApiError::RateLimited {
             limit,
-            window_secs: guard.window.as_secs(),
+            window_secs: window.as_secs().max(1),
             retry_after_secs: decision.retry_after_secs(),
         }
         .into_response()

@@ -59,10 +59,10 @@ fn ceil_secs(d: Duration) -> u64 {
 
 type KeyedGcra = Gcra<Uuid, DefaultKeyedStateStore<Uuid>, DefaultClock, StateInformationMiddleware>;
 
-/// In-process GCRA, one governor limiter per distinct budget.
+/// In-process GCRA, one governor limiter per distinct budget (limit and window).
 pub struct LocalLimiter {
     window: Duration,
-    by_limit: RwLock<HashMap<u32, Arc<KeyedGcra>>>,
+    by_limit: RwLock<HashMap<(u32, Duration), Arc<KeyedGcra>>>,
 }
 
 impl LocalLimiter {
@@ -73,21 +73,21 @@ impl LocalLimiter {
         }
     }
 
-    fn limiter_for(&self, limit: u32) -> Arc<KeyedGcra> {
+    fn limiter_for(&self, limit: u32, window: Duration) -> Arc<KeyedGcra> {
         if let Some(found) = self
             .by_limit
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .get(&limit)
+            .get(&(limit, window))
         {
             return found.clone();
         }
         let mut map = self.by_limit.write().unwrap_or_else(|e| e.into_inner());
-        map.entry(limit)
+        map.entry((limit, window))
             .or_insert_with(|| {
                 let burst = NonZeroU32::new(limit.max(1)).unwrap_or(NonZeroU32::MIN);
                 // `window / limit` is never zero for the limits config accepts (≥ 1 s / ≤ u32).
-                let period = (self.window / limit.max(1)).max(Duration::from_nanos(1));
+                let period = (window / limit.max(1)).max(Duration::from_nanos(1));
                 let quota = Quota::with_period(period)
                     .unwrap_or_else(|| Quota::per_second(burst))
                     .allow_burst(burst);
@@ -98,8 +98,13 @@ impl LocalLimiter {
 
     /// Spends one request of `key`'s budget of `limit` per window.
     pub fn check(&self, key: Uuid, limit: u32) -> Decision {
-        let limiter = self.limiter_for(limit);
-        let interval = self.window / limit.max(1);
+        self.check_within(key, limit, self.window)
+    }
+
+    /// Spends one request of `key`'s budget of `limit` per `window`.
+    pub fn check_within(&self, key: Uuid, limit: u32, window: Duration) -> Decision {
+        let limiter = self.limiter_for(limit, window);
+        let interval = window / limit.max(1);
         match limiter.check_key(&key) {
             Ok(snapshot) => {
                 let remaining = snapshot.remaining_burst_capacity();
@@ -180,12 +185,22 @@ impl RedisLimiter {
     }
 
     pub async fn check(&self, key: Uuid, limit: u32) -> redis::RedisResult<Decision> {
+        self.check_within(key, limit, self.window).await
+    }
+
+    /// Spends one request of `key`'s budget of `limit` per `window`.
+    pub async fn check_within(
+        &self,
+        key: Uuid,
+        limit: u32,
+        window: Duration,
+    ) -> redis::RedisResult<Decision> {
         let mut conn = self.conn.clone();
         let (allowed, remaining, retry_us, reset_us): (i64, i64, i64, i64) = self
             .script
             .key(format!("timebridge:rl:{key}"))
             .arg(limit.max(1))
-            .arg(self.window.as_micros() as u64)
+            .arg(window.as_micros() as u64)
             .invoke_async(&mut conn)
             .await?;
         Ok(Decision {
@@ -221,13 +236,19 @@ impl RateLimiter {
 
     /// Spends one request of `key`'s budget.
     pub async fn check(&self, key: Uuid, limit: u32) -> Decision {
+        self.check_within(key, limit, self.local.window).await
+    }
+
+    /// Spends one request of `key`'s budget of `limit` per `window` (a budget of its own, not
+    /// the configured window's).
+    pub async fn check_within(&self, key: Uuid, limit: u32, window: Duration) -> Decision {
         if let Some(redis) = &self.redis {
-            match redis.check(key, limit).await {
+            match redis.check_within(key, limit, window).await {
                 Ok(decision) => return decision,
                 Err(err) => self.warn_fallback(&err),
             }
         }
-        self.local.check(key, limit)
+        self.local.check_within(key, limit, window)
     }
 
     /// Periodic housekeeping of the in-process state.

@@ -257,6 +257,90 @@ both! {
         let (status, fetched) = send(app.post(&ops, "/api/v1/integration/plugins").json(&json!({"manifest_url": receiver.url()}))).await;
         assert_eq!(status, 400, "{fetched}");
     }
+
+    async fn an_add_on_trades_a_signed_call_for_a_scoped_hour_long_token(backend) {
+        let mut env = WEBHOOK_ENV.to_vec();
+        env.push(("TIMEBRIDGE_TOKEN_CACHE_SECONDS", "0"));
+        let app = TestApp::private(backend, &env).await;
+        let receiver = Receiver::start().await;
+        let owner = app.member(true, timebridge::directory::Plan::Enterprise).await;
+        let admin = app.token(&owner, &["admin:all"]).await;
+        let (_, ours) = send(app.post(&admin, "/api/v1/projects").json(&json!({"name": "Ours"}))).await;
+        let theirs_admin = admin_token(&app).await;
+        let (_, theirs) = send(app.post(&theirs_admin, "/api/v1/projects").json(&json!({"name": "Theirs"}))).await;
+        register(&app, &manifest("reporter", &receiver)).await;
+        send(app.post(&admin, "/api/v1/integration/plugins/reporter/install").json(&json!({}))).await;
+        let installed = receiver.wait_for(1, 10).await;
+        let assertion = installed[0].header("x-timebridge-signature");
+        let exchange = |assertion: &str| send(app.client.post(app.url("/api/v1/integration/plugins/token")).json(&json!({"assertion": assertion})));
+
+        let (status, granted) = exchange(&assertion).await;
+        assert_eq!(status, 200, "{granted}");
+        assert_eq!((granted["token_type"].clone(), granted["expires_in"].clone()), (json!("Bearer"), json!(3600)));
+        let token = granted["access_token"].as_str().unwrap().to_owned();
+        let mut scopes: Vec<&str> = granted["scope"].as_str().unwrap().split(' ').collect();
+        scopes.sort_unstable();
+        assert_eq!(scopes, ["read:projects", "read:time_entries"]);
+        // Each assertion once; a forged one never.
+        let (status, replay) = exchange(&assertion).await;
+        assert_eq!(status, 401, "{replay}");
+        let mut forged = assertion.clone();
+        forged.push('x');
+        let (status, _) = exchange(&forged).await;
+        assert_eq!(status, 401);
+
+        // What its scopes allow, in its workspace only; never more.
+        let (status, listed) = send(app.get(&token, "/api/v1/projects")).await;
+        assert_eq!(status, 200, "{listed}");
+        let names: Vec<&str> = listed["projects"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["Ours"]);
+        let (status, _) = send(app.get(&token, &format!("/api/v1/projects/{}", theirs["project"]["id"].as_str().unwrap()))).await;
+        assert_eq!(status, 404, "another workspace's project is not there");
+        let (status, body) = send(app.post(&token, "/api/v1/projects").json(&json!({"name": "Sneaky"}))).await;
+        assert_eq!(status, 403, "{body}");
+        assert_eq!(body["required_scope"], "write:projects");
+        let (status, _) = send(app.post(&token, "/api/v1/integration/tokens").json(&json!({"name": "more", "scopes": ["read:projects"]}))).await;
+        assert_eq!(status, 403, "an add-on never mints tokens");
+        // The installation's tokens draw on one budget of 50 a second.
+        let (status, _, headers) = send_with_headers(app.get(&token, "/api/v1/projects")).await;
+        assert_eq!(status, 200);
+        assert_eq!(headers["ratelimit-limit"], "50");
+        let burst = futures_util::future::join_all((0..300).map(|_| send(app.get(&token, &format!("/api/v1/projects/{}", ours["project"]["id"].as_str().unwrap()))))).await;
+        assert!(burst.iter().any(|(status, _)| *status == 429), "300 requests at once exceed 50 a second");
+
+        // An hour later it is refused.
+        {
+            use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+            use timebridge::access::entity::api_token;
+            let _turn = app.db.write_turn().await;
+            api_token::Entity::update_many()
+                .col_expr(api_token::Column::ExpiresAt, Expr::val(Some(time::OffsetDateTime::now_utc() - time::Duration::seconds(1))))
+                .filter(api_token::Column::Name.eq("add-on reporter"))
+                .exec(app.db.conn())
+                .await
+                .unwrap();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let (status, _) = send(app.get(&token, "/api/v1/projects")).await;
+        assert_eq!(status, 401, "expired");
+
+        // Uninstalling revokes every token at once, and exchanges stop.
+        receiver.answer(&[200, 200]);
+        retry_now(&app).await;
+        send(app.patch(&admin, "/api/v1/integration/plugins/reporter/config").json(&json!({"configuration": {"rounding": 5}}))).await;
+        let calls = receiver.wait_for(2, 10).await;
+        let (status, second) = exchange(&calls[1].header("x-timebridge-signature")).await;
+        assert_eq!(status, 200, "{second}");
+        let fresh = second["access_token"].as_str().unwrap().to_owned();
+        let (status, _) = send(app.get(&fresh, "/api/v1/projects")).await;
+        assert_eq!(status, 200);
+        send(app.delete(&admin, "/api/v1/integration/plugins/reporter/uninstall")).await;
+        let (status, _) = send(app.get(&fresh, "/api/v1/projects")).await;
+        assert_eq!(status, 401, "revoked with the installation");
+        let calls = receiver.wait_for(3, 10).await;
+        let (status, _) = exchange(&calls[2].header("x-timebridge-signature")).await;
+        assert_eq!(status, 401, "an uninstalled add-on gets no token");
+    }
 }
 
 /// Makes every waiting job due now and wakes the runner.

@@ -20,11 +20,13 @@ use time::{Date, Duration, OffsetDateTime, format_description::well_known::Rfc33
 use crate::{both, receiver::Receiver, support::*, webhooks::WEBHOOK_ENV};
 
 /// Operations whose body is not ours to shape: providers sign these payloads, and their own
-/// tests send real provider payloads.
+/// tests send real provider payloads; the add-on token exchange takes a JWT only a real
+/// installation holds (`tests/api/addons.rs`).
 const PROVIDER_PAYLOADS: &[&str] = &[
     "/api/integrations/github/webhook",
     "/api/integrations/slack/events",
     "/api/integrations/clickup/webhook",
+    "/api/v1/integration/plugins/token",
 ];
 
 /// Operations that finish a round trip through a provider (a `state` and `code` only a real

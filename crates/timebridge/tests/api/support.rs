@@ -248,6 +248,21 @@ impl Drop for TestApp {
     }
 }
 
+/// [`send`], also answering the response's headers.
+pub async fn send_with_headers(
+    request: reqwest::RequestBuilder,
+) -> (u16, Value, reqwest::header::HeaderMap) {
+    let response = request.send().await.expect("request sent");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let text = response.text().await.expect("body read");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::Null),
+        headers,
+    )
+}
+
 /// Sends a request and returns the status and the JSON body (`Null` when there is none).
 pub async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
     let response = request.send().await.expect("request sent");

@@ -204,11 +204,13 @@ async fn the_openapi_document_is_valid_openapi_3_1() {
     }
 }
 
-/// Routes providers call, authenticated by their signatures instead of a token.
+/// Routes providers call, authenticated by their signatures instead of a token; and the
+/// add-on token exchange, authenticated by the JWT Timebridge signed for the add-on.
 const SIGNATURE_VERIFIED: &[&str] = &[
     "/api/integrations/github/webhook",
     "/api/integrations/slack/events",
     "/api/integrations/clickup/webhook",
+    "/api/v1/integration/plugins/token",
 ];
 
 /// Every route the router serves under /api is in the access table (none is left unguarded).
