@@ -4,6 +4,7 @@
 mod receiver;
 mod support;
 
+mod addon_example;
 mod addon_signing;
 mod addons;
 mod billing;

@@ -130,12 +130,19 @@ impl TestApp {
     }
 
     /// A server on a given database URL (two servers may share one).
+    /// Unless `env` says otherwise, the server's public URL is its own address, so the URLs it
+    /// gives add-ons reach it.
     pub async fn on_database(url: &str, env: &[(&str, &str)]) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
         let mut vars: HashMap<String, String> = HashMap::from([
             ("DATABASE_URL".into(), url.to_owned()),
             ("TIMEBRIDGE_SECRET_KEY".into(), TEST_KEY.into()),
             ("API_USAGE_LOG_FLUSH_MS".into(), "20".into()),
             ("DATABASE_MAX_CONNECTIONS".into(), "5".into()),
+            ("TIMEBRIDGE_PUBLIC_URL".into(), base.clone()),
         ]);
         for (k, v) in env {
             vars.insert((*k).into(), (*v).into());
@@ -144,10 +151,6 @@ impl TestApp {
         let app = App::build(config).await.expect("the app builds");
         let db = app.state.db.clone();
         let state = app.state.clone();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(async move {
             app.serve(listener, async {
