@@ -55,6 +55,7 @@ mod m20261201_000017_integration_bindings;
 mod m20261201_000018_addon_signing_keys;
 mod m20261201_000019_addons;
 mod m20261201_000020_addon_tokens;
+mod m20261201_000021_webhook_signers;
 
 /// The ordered list of migrations `timebridge migrate` and `timebridge serve` apply.
 pub struct Migrator;
@@ -83,6 +84,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000018_addon_signing_keys::Migration),
             Box::new(m20261201_000019_addons::Migration),
             Box::new(m20261201_000020_addon_tokens::Migration),
+            Box::new(m20261201_000021_webhook_signers::Migration),
         ]
     }
 }

@@ -67,6 +67,8 @@ pub struct Inner {
     pub jobs: Arc<JobRegistry<AppState>>,
     /// The key this instance signs its calls to add-ons with, decoded.
     pub addon_keys: addons::signing::SigningKeys,
+    /// Signers of owned endpoints' deliveries (registered in `capabilities`).
+    pub delivery_signers: webhooks::signers::Signers,
 }
 
 impl AppState {
@@ -120,6 +122,7 @@ pub struct Capabilities {
     /// The connectors, by provider.
     pub connectors: connectors::ConnectorRegistry,
     jobs: JobRegistry<AppState>,
+    delivery_signers: webhooks::signers::Signers,
 }
 
 impl Capabilities {
@@ -141,6 +144,16 @@ impl Capabilities {
     /// A kind of background job.
     pub fn job(&mut self, kind: JobKind<AppState>) {
         self.jobs.register(kind);
+    }
+
+    /// A signer for the webhook deliveries of endpoints a capability owns (their `signer`
+    /// names it), used instead of the Standard Webhooks HMAC.
+    pub fn delivery_signer(
+        &mut self,
+        name: &'static str,
+        signer: Arc<dyn webhooks::signers::DeliverySigner>,
+    ) {
+        self.delivery_signers.register(name, signer);
     }
 
     /// The rules turning violations of a capability's database constraints into 4xx answers
@@ -248,6 +261,7 @@ impl App {
             after_commit,
             jobs,
             connectors: registered_connectors,
+            delivery_signers,
             ..
         } = capabilities;
         let state = AppState(Arc::new(Inner {
@@ -267,6 +281,7 @@ impl App {
             github: connectors::github::batch::Batcher::start(batch_db),
             jobs: Arc::new(jobs),
             addon_keys: Default::default(),
+            delivery_signers,
         }));
         for make in &after_commit {
             state.db.consumers().add_after_commit(make(&state));

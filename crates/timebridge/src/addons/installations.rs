@@ -121,6 +121,7 @@ pub async fn install(
     }
     .insert(&*change)
     .await?;
+    super::webhooks::make_endpoint(app, &*change, &row, &addon, &manifest).await?;
     lifecycle::enqueue(app, &*change, &row, LifecycleKind::Installed).await?;
     change.wake(jobs_queued(&app.db));
     change.commit().await?;
@@ -190,6 +191,7 @@ pub async fn configure(
     }
     active.updated_at = Set(clock::now());
     let saved = active.update(&*change).await?;
+    super::webhooks::follow(&*change, &saved).await?;
     if settings_changed {
         lifecycle::enqueue(app, &*change, &saved, LifecycleKind::SettingsUpdated).await?;
     }
@@ -231,6 +233,7 @@ pub async fn uninstall(
     active.deleted_at = Set(Some(now));
     active.updated_at = Set(now);
     let saved = active.update(&*change).await?;
+    super::webhooks::follow(&*change, &saved).await?;
     lifecycle::enqueue(app, &*change, &saved, LifecycleKind::Deleted).await?;
     change.wake(jobs_queued(&app.db));
     change.commit().await?;

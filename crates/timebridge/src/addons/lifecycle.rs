@@ -200,7 +200,9 @@ async fn acknowledge(app: &AppState, row: installation::Model) -> Result<(), Api
     active.error = Set(None);
     active.updated_at = Set(now);
     let _turn = app.db.write_turn().await;
-    active.update(app.db.conn()).await?;
+    let saved = active.update(app.db.conn()).await?;
+    // Its webhooks flow from now on.
+    super::webhooks::follow(app.db.conn(), &saved).await?;
     Ok(())
 }
 

@@ -12,6 +12,7 @@ pub mod lifecycle;
 pub mod manifest;
 pub mod routes;
 pub mod signing;
+pub mod webhooks;
 
 use std::time::Duration;
 
@@ -26,6 +27,7 @@ use crate::{
 /// of uninstalled installations.
 pub fn register(c: &mut Capabilities) {
     signing::register(c);
+    c.delivery_signer(webhooks::SIGNER, std::sync::Arc::new(webhooks::AddonSigner));
     c.job(lifecycle::kind());
     c.job(
         JobKind::new(

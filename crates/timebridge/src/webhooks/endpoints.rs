@@ -164,6 +164,9 @@ pub async fn create(
         next_due_at: Set(None),
         lease_owner: Set(None),
         lease_expires_at: Set(None),
+        owner: Set(None),
+        signer: Set(None),
+        routes: Set(None),
     }
     .insert(app.db.conn())
     .await?;

@@ -132,6 +132,13 @@ pub mod endpoint {
         pub next_due_at: Option<TimeDateTimeWithTimeZone>,
         pub lease_owner: Option<String>,
         pub lease_expires_at: Option<TimeDateTimeWithTimeZone>,
+        /// The capability's record that owns it (`addon_installation:{id}`); `None`: an
+        /// admin's endpoint.
+        pub owner: Option<String>,
+        /// The registered signer of its deliveries; `None`: the Standard Webhooks HMAC.
+        pub signer: Option<String>,
+        /// JSON object: event type → URL, for endpoints whose events go to different URLs.
+        pub routes: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

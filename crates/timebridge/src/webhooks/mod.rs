@@ -17,6 +17,7 @@ pub mod fanout;
 pub mod ops;
 pub mod retention;
 pub mod routes;
+pub mod signers;
 pub mod signing;
 pub mod subscriptions;
 pub mod worker;

@@ -404,7 +404,7 @@ async fn attempt(
         return outcome;
     }
     outcome.attempted_at = Some(now);
-    let sent = send(shared, endpoint, secrets, d.id, body).await;
+    let sent = send(shared, endpoint, secrets, d, body).await;
     outcome.duration_ms = sent.duration_ms;
     outcome.status_code = sent.status_code;
     outcome.excerpt = sent.excerpt;
@@ -462,7 +462,7 @@ async fn send(
     shared: &Shared,
     endpoint: &endpoint::Model,
     secrets: &[WebhookSecret],
-    delivery_id: Uuid,
+    d: &delivery::Model,
     body: &str,
 ) -> Sent {
     let mut sent = Sent {
@@ -472,24 +472,56 @@ async fn send(
         error: None,
         excerpt: None,
     };
+    // An owned endpoint may send each event to its own URL.
+    let url = endpoint
+        .routes
+        .as_deref()
+        .and_then(|r| serde_json::from_str::<HashMap<String, String>>(r).ok())
+        .and_then(|mut routes| routes.remove(&d.event_type))
+        .unwrap_or_else(|| endpoint.url.clone());
     // The client's resolver refuses private addresses, but is not asked for literal IPs.
-    if let Err(e) = http_client::check_url(shared.policy, &endpoint.url) {
+    if let Err(e) = http_client::check_url(shared.policy, &url) {
         sent.error = Some(format!("refused: {e}"));
         return sent;
     }
-    let id = message_id(delivery_id);
-    let timestamp = OffsetDateTime::now_utc().unix_timestamp();
-    let refs: Vec<&WebhookSecret> = secrets.iter().collect();
-    let signature = signing::signature_header(&refs, &id, timestamp, body.as_bytes());
+    let id = message_id(d.id);
+    let headers = match endpoint.signer.as_deref() {
+        None => {
+            let timestamp = OffsetDateTime::now_utc().unix_timestamp();
+            let refs: Vec<&WebhookSecret> = secrets.iter().collect();
+            let signature = signing::signature_header(&refs, &id, timestamp, body.as_bytes());
+            vec![
+                (signing::WEBHOOK_ID, id),
+                (signing::WEBHOOK_TIMESTAMP, timestamp.to_string()),
+                (signing::WEBHOOK_SIGNATURE, signature),
+            ]
+        }
+        Some(name) => {
+            let signed = match shared.app.delivery_signers.get(name) {
+                Some(signer) => signer.headers(&shared.app, endpoint, d, body).await,
+                None => Err(format!("no delivery signer '{name}' is registered")),
+            };
+            match signed {
+                Ok(mut headers) => {
+                    headers.push((signing::WEBHOOK_ID, id));
+                    headers
+                }
+                Err(e) => {
+                    sent.error = Some(format!("not signed: {e}"));
+                    return sent;
+                }
+            }
+        }
+    };
     let started = Instant::now();
-    let request = shared
+    let mut request = shared
         .client
-        .post(&endpoint.url)
-        .header(signing::WEBHOOK_ID, &id)
-        .header(signing::WEBHOOK_TIMESTAMP, timestamp.to_string())
-        .header(signing::WEBHOOK_SIGNATURE, signature)
+        .post(&url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .body(body.to_owned());
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
     match request.send().await {
         Ok(mut response) => {
             let status = response.status().as_u16();

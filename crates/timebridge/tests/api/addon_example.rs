@@ -116,6 +116,13 @@ both! {
             (plugin["installation"]["status"] == "active").then_some(())
         }).await;
 
+        // A subscribed event reaches it, signed, through the webhook engine.
+        let (status, _) = send(app.post(&admin, "/api/v1/projects").json(&json!({"name": "Later"}))).await;
+        assert_eq!(status, 201);
+        let report = addon.report_when(&app, 15, |r| !r["events"].as_array().unwrap().is_empty()).await;
+        assert_eq!(report["events"][0]["type"], "project.created", "{report}");
+        assert_eq!(report["events"][0]["data"]["name"], "Later", "{report}");
+
         // A real signature over another body is refused.
         let installation_id: Uuid = made["id"].as_str().unwrap().parse().unwrap();
         let claims = signing::claims(&signing::issuer(&app.state), KEY, installation_id, owner.workspace.id, b"{\"type\":\"INSTALLED\"}");

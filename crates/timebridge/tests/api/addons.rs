@@ -341,6 +341,53 @@ both! {
         let (status, _) = exchange(&calls[2].header("x-timebridge-signature")).await;
         assert_eq!(status, 401, "an uninstalled add-on gets no token");
     }
+
+    async fn subscribed_events_reach_the_add_on_signed_through_the_webhook_engine(backend) {
+        let app = TestApp::private(backend, WEBHOOK_ENV).await;
+        let receiver = Receiver::start().await;
+        let admin = admin_token(&app).await;
+        register(&app, &manifest("tracker", &receiver)).await;
+        let (_, project) = send(app.post(&admin, "/api/v1/projects").json(&json!({"name": "Site"}))).await;
+        let entry = json!({"project_id": project["project"]["id"], "start_time": "2026-11-30T09:00:00Z", "end_time": "2026-11-30T10:00:00Z", "notes": "one"});
+        // Before the add-on acknowledged its installation, nothing is sent to it.
+        receiver.answer(&[503]);
+        send(app.post(&admin, "/api/v1/integration/plugins/tracker/install").json(&json!({}))).await;
+        receiver.wait_for(1, 10).await;
+        let (status, _) = send(app.post(&admin, "/api/v1/time-entries").json(&entry)).await;
+        assert_eq!(status, 201);
+        retry_now(&app).await;
+        eventually(|| async {
+            let i = installation(&app, &admin, "tracker").await;
+            (i["status"] == "active").then_some(())
+        }).await;
+
+        // Acknowledged: a time entry made now is delivered to its path, signed over its body.
+        let mut second = entry.clone();
+        second["notes"] = json!("two");
+        send(app.post(&admin, "/api/v1/time-entries").json(&second)).await;
+        let calls = receiver.wait_for(3, 10).await;
+        let hooks: Vec<_> = calls.iter().filter(|c| c.path == "/webhooks/time-entry").collect();
+        assert_eq!(hooks.len(), 1, "only what happened after the acknowledgement: {:?}", calls.iter().map(|c| &c.path).collect::<Vec<_>>());
+        assert_eq!(hooks[0].header("x-timebridge-event"), "time_entry.created");
+        assert_eq!(hooks[0].json()["data"]["notes"], "two", "{}", hooks[0].body);
+        let claims = verified(&app, hooks[0], "tracker").await;
+        assert_eq!(claims["sub"], installation(&app, &admin, "tracker").await["id"]);
+
+        // The admin sees its deliveries among the workspace's webhooks.
+        let (_, hooks_list) = send(app.get(&admin, "/api/v1/integration/webhooks")).await;
+        let owned = hooks_list["webhooks"].as_array().unwrap().iter().find(|w| w["name"] == "add-on tracker").expect("the add-on's endpoint is listed").clone();
+        let (_, deliveries) = send(app.get(&admin, &format!("/api/v1/integration/webhooks/{}/deliveries", owned["id"].as_str().unwrap()))).await;
+        assert_eq!(deliveries["deliveries"][0]["status"], "succeeded", "{deliveries}");
+
+        // Switched off: nothing more is sent.
+        send(app.patch(&admin, "/api/v1/integration/plugins/tracker/config").json(&json!({"enabled": false}))).await;
+        let mut third = entry.clone();
+        third["notes"] = json!("three");
+        send(app.post(&admin, "/api/v1/time-entries").json(&third)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let hooks = receiver.received().into_iter().filter(|c| c.path == "/webhooks/time-entry").count();
+        assert_eq!(hooks, 1, "a switched-off add-on receives no webhooks");
+    }
 }
 
 /// Makes every waiting job due now and wakes the runner.
