@@ -76,15 +76,75 @@ fn refused(message: &str) -> ApiError {
     ApiError::Unauthorized(format!("The assertion is refused: {message}"))
 }
 
-/// The installation a JWT names (`sub`), read before its signature is checked (to know whose
-/// add-on key is its audience); the signature is checked next.
-fn named_installation(token: &str) -> Option<Uuid> {
+/// A JWT's claims, read before its signature is checked (to know which installation it names
+/// and who signed it); the signature is checked next.
+fn unverified_claims(token: &str) -> Option<Value> {
     let payload = token.split('.').nth(1)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload)
         .ok()?;
-    let claims: Value = serde_json::from_slice(&bytes).ok()?;
-    claims["sub"].as_str().and_then(|s| Uuid::parse_str(s).ok())
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// The longest an add-on-signed assertion may live.
+const ASSERTION_SECONDS: i64 = 300;
+
+/// Checks an assertion the add-on signed itself (RFC 7523: `iss` its key, `sub` the
+/// installation, `aud` this token URL, `exp` at most 5 minutes ahead, a `jti`), with a key of
+/// the JWK Set at its manifest's `jwksPath`. Answers `(jti, exp)`.
+async fn addon_signed(
+    app: &AppState,
+    token: &str,
+    addon: &addon::Model,
+) -> Result<(String, i64), ApiError> {
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
+    let manifest = catalog::manifest_of(addon)?;
+    let url = manifest.jwks_url().ok_or_else(|| {
+        refused("the add-on publishes no keys (jwksPath) to check its own assertions")
+    })?;
+    let header = jsonwebtoken::decode_header(token).map_err(|_| refused("not a JWT"))?;
+    if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
+        return Err(refused("only RS256 and ES256 assertions are taken"));
+    }
+    let client = crate::platform::http_client::client(
+        catalog::policy(&app.config),
+        app.config.plugins.execution_timeout,
+        "Timebridge add-on keys",
+    );
+    let keys: JwkSet = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|_| refused("the add-on's keys could not be fetched"))?
+        .json()
+        .await
+        .map_err(|_| refused("the add-on's keys are not a JWK Set"))?;
+    let jwk = match header.kid.as_deref() {
+        Some(kid) => keys.find(kid),
+        None => keys.keys.first(),
+    }
+    .ok_or_else(|| refused("no key of the add-on matches its kid"))?;
+    let key = DecodingKey::from_jwk(jwk).map_err(|_| refused("the add-on's key is unusable"))?;
+    let mut validation = Validation::new(header.alg);
+    validation.set_audience(&[format!(
+        "{}/api/v1/integration/plugins/token",
+        signing::issuer(app)
+    )]);
+    validation.set_issuer(&[addon.key.as_str()]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    validation.leeway = 30;
+    let claims = jsonwebtoken::decode::<Value>(token, &key, &validation)
+        .map_err(|e| refused(&format!("its signature or claims do not hold ({e})")))?
+        .claims;
+    let exp = claims["exp"].as_i64().unwrap_or_default();
+    if exp > clock::now().unix_timestamp() + ASSERTION_SECONDS + 30 {
+        return Err(refused("it lives longer than 5 minutes"));
+    }
+    let jti = claims["jti"]
+        .as_str()
+        .filter(|j| !j.is_empty() && j.len() <= 128)
+        .ok_or_else(|| refused("it has no jti"))?;
+    Ok((jti.to_owned(), exp))
 }
 
 /// Exchange a Timebridge-signed JWT for an add-on token (no API token: the assertion is the
@@ -113,7 +173,11 @@ async fn exchange(
             "only urn:ietf:params:oauth:grant-type:jwt-bearer is offered",
         ));
     }
-    let id = named_installation(&body.assertion).ok_or_else(|| refused("not a Timebridge JWT"))?;
+    let unverified = unverified_claims(&body.assertion).ok_or_else(|| refused("not a JWT"))?;
+    let id = unverified["sub"]
+        .as_str()
+        .and_then(|s| Uuid::parse_str(s).ok())
+        .ok_or_else(|| refused("it names no installation (sub)"))?;
     let row = installation::Entity::find_by_id(id)
         .one(app.db.conn())
         .await?
@@ -122,12 +186,18 @@ async fn exchange(
         .one(app.db.conn())
         .await?
         .ok_or_else(|| refused("no such add-on"))?;
-    let claims = signing::verify(&app, &body.assertion, &addon.key)
-        .await
-        .map_err(|e| refused(&e))?;
-    if claims.workspace_id != row.workspace_id {
-        return Err(refused("it names another workspace"));
-    }
+    // Signed by Timebridge (a call the add-on received), or by the add-on itself.
+    let (jti, exp) = if unverified["iss"].as_str() == Some(addon.key.as_str()) {
+        addon_signed(&app, &body.assertion, &addon).await?
+    } else {
+        let claims = signing::verify(&app, &body.assertion, &addon.key)
+            .await
+            .map_err(|e| refused(&e))?;
+        if claims.workspace_id != row.workspace_id {
+            return Err(refused("it names another workspace"));
+        }
+        (claims.jti, claims.exp)
+    };
     let usable = row.live == Some(true)
         && row.enabled
         && matches!(
@@ -146,12 +216,11 @@ async fn exchange(
         .await?
         .filter(directory::Member::is_active)
         .ok_or_else(|| refused("the admin who installed the add-on is no longer a member"))?;
-    let expires =
-        time::OffsetDateTime::from_unix_timestamp(claims.exp).unwrap_or_else(|_| clock::now());
+    let expires = time::OffsetDateTime::from_unix_timestamp(exp).unwrap_or_else(|_| clock::now());
     let change = WorkspaceChange::begin(&app.db, row.workspace_id, Actor::system()).await?;
     // Each assertion once: a second exchange of it is a replay.
     let first = super::entity::assertion::Entity::insert(super::entity::assertion::ActiveModel {
-        jti: Set(claims.jti.clone()),
+        jti: Set(jti),
         installation_id: Set(row.id),
         expires_at: Set(expires),
     })

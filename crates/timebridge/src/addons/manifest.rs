@@ -41,6 +41,9 @@ pub struct Manifest {
     /// Where the add-on lives, without a trailing slash (a bare host keeps its `/`).
     pub base_url: Url,
     pub icon_path: Option<String>,
+    /// Where the add-on publishes its own public keys (a JWK Set), for the assertions it signs
+    /// to get a token without first being called (not in Clockify's schema).
+    pub jwks_path: Option<String>,
     /// Named scopes only: never `admin:all` or a wildcard.
     pub scopes: Vec<Scope>,
     pub lifecycle: Vec<Lifecycle>,
@@ -295,6 +298,9 @@ pub fn parse(
     let icon_path = doc
         .string("iconPath", false, p)
         .and_then(|path| checked_path(p, "iconPath".into(), path, base_url.as_ref()));
+    let jwks_path = doc
+        .string("jwksPath", false, p)
+        .and_then(|path| checked_path(p, "jwksPath".into(), path, base_url.as_ref()));
     let scopes = scopes(&doc, p);
     let lifecycle = lifecycle(&doc, base_url.as_ref(), p);
     let webhooks = webhooks(&doc, base_url.as_ref(), p);
@@ -319,6 +325,7 @@ pub fn parse(
             description,
             base_url,
             icon_path,
+            jwks_path,
             scopes,
             lifecycle,
             webhooks,
@@ -334,6 +341,11 @@ impl Manifest {
     pub fn lifecycle_url(&self, kind: LifecycleKind) -> Option<Url> {
         let call = self.lifecycle.iter().find(|l| l.kind == kind)?;
         under_base(&self.base_url, &call.path)
+    }
+
+    /// Where the add-on publishes its public keys, if it signs assertions.
+    pub fn jwks_url(&self) -> Option<Url> {
+        under_base(&self.base_url, self.jwks_path.as_deref()?)
     }
 
     /// Where to deliver this event, if the add-on subscribed to it.
@@ -359,6 +371,7 @@ impl Manifest {
             json!(self.base_url.as_str().trim_end_matches('/')),
         );
         insert_some(&mut doc, "iconPath", &self.icon_path);
+        insert_some(&mut doc, "jwksPath", &self.jwks_path);
         let scopes: Vec<String> = self.scopes.iter().map(ToString::to_string).collect();
         doc.insert("scopes".into(), json!(scopes));
         let lifecycle: Vec<Value> = self

@@ -198,7 +198,12 @@ impl RedisLimiter {
         let mut conn = self.conn.clone();
         let (allowed, remaining, retry_us, reset_us): (i64, i64, i64, i64) = self
             .script
-            .key(format!("timebridge:rl:{key}"))
+            .key(if window == self.window {
+                format!("timebridge:rl:{key}")
+            } else {
+                // A budget with a window of its own keeps its own state.
+                format!("timebridge:rl:{key}:{}", window.as_millis())
+            })
             .arg(limit.max(1))
             .arg(window.as_micros() as u64)
             .invoke_async(&mut conn)

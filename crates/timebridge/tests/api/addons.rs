@@ -388,6 +388,56 @@ both! {
         let hooks = receiver.received().into_iter().filter(|c| c.path == "/webhooks/time-entry").count();
         assert_eq!(hooks, 1, "a switched-off add-on receives no webhooks");
     }
+
+    async fn an_add_on_may_sign_its_own_assertion_with_a_key_it_publishes(backend) {
+        use jsonwebtoken::{Algorithm, EncodingKey, Header};
+        let app = TestApp::private(backend, WEBHOOK_ENV).await;
+        let admin = admin_token(&app).await;
+        let (ours, jwks) = add_on_key();
+        let (stranger, _) = add_on_key();
+        // The add-on: its public keys at /keys.json, every lifecycle call acknowledged.
+        let keys = jwks.clone();
+        let router = axum::Router::new()
+            .route("/keys.json", axum::routing::get(move || async move { axum::Json(keys) }))
+            .fallback(|| async { "ok" });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        let manifest = json!({
+            "schemaVersion": "1.3", "key": "self-signer", "name": "Self signer",
+            "baseUrl": format!("http://{addr}"), "jwksPath": "/keys.json", "scopes": ["read:projects"],
+            "lifecycle": [{"type": "INSTALLED", "path": "/installed"}],
+        });
+        register(&app, &manifest).await;
+        let (_, made) = send(app.post(&admin, "/api/v1/integration/plugins/self-signer/install").json(&json!({}))).await;
+        eventually(|| async {
+            let i = installation(&app, &admin, "self-signer").await;
+            (i["status"] == "active").then_some(())
+        }).await;
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let audience = format!("{}/api/v1/integration/plugins/token", timebridge::addons::signing::issuer(&app.state));
+        let assertion = |key: &(EncodingKey, String), claims: Value| {
+            let mut header = Header::new(Algorithm::RS256);
+            header.kid = Some(key.1.clone());
+            jsonwebtoken::encode(&header, &claims, &key.0).unwrap()
+        };
+        let claims = |exp: i64, aud: &str| json!({"iss": "self-signer", "sub": made["id"], "aud": aud, "iat": now, "exp": now + exp, "jti": uuid::Uuid::now_v7().to_string()});
+        let exchange = |token: String| send(app.client.post(app.url("/api/v1/integration/plugins/token")).json(&json!({"assertion": token})));
+
+        let good = assertion(&ours, claims(120, &audience));
+        let (status, granted) = exchange(good.clone()).await;
+        assert_eq!(status, 200, "{granted}");
+        let (status, _) = send(app.get(granted["access_token"].as_str().unwrap(), "/api/v1/projects")).await;
+        assert_eq!(status, 200);
+        let (status, _) = exchange(good).await;
+        assert_eq!(status, 401, "each assertion once");
+        let (status, body) = exchange(assertion(&(stranger.0, ours.1.clone()), claims(120, &audience))).await;
+        assert_eq!(status, 401, "signed by a key it does not publish: {body}");
+        let (status, body) = exchange(assertion(&ours, claims(3600, &audience))).await;
+        assert_eq!(status, 401, "an hour-long assertion: {body}");
+        let (status, body) = exchange(assertion(&ours, claims(120, "https://elsewhere.example.com/token"))).await;
+        assert_eq!(status, 401, "for another audience: {body}");
+    }
 }
 
 /// Makes every waiting job due now and wakes the runner.
@@ -407,4 +457,19 @@ async fn retry_now(app: &TestApp) {
             .unwrap();
     }
     timebridge::platform::jobs::jobs_queued(&app.db).raise_locally();
+}
+
+/// An RSA key of an add-on: its encoding key and kid, and its public JWK Set.
+fn add_on_key() -> ((jsonwebtoken::EncodingKey, String), Value) {
+    use base64::Engine;
+    use rsa::{pkcs1::EncodeRsaPrivateKey, traits::PublicKeyParts};
+    let private = rsa::PrivateKey::new(&mut getrandom::SysRng, 2048).expect("a key");
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let kid = uuid::Uuid::now_v7().to_string();
+    let der = private.to_pkcs1_der().expect("DER");
+    let jwks = json!({"keys": [{"kty": "RSA", "kid": kid, "alg": "RS256", "use": "sig", "n": b64(&private.n_bytes()), "e": b64(&private.e_bytes())}]});
+    (
+        (jsonwebtoken::EncodingKey::from_rsa_der(der.as_bytes()), kid),
+        jwks,
+    )
 }

@@ -114,3 +114,39 @@ async fn two_servers_without_redis_each_keep_their_own_budget() {
     let statuses = alternate_between_two_servers(&env, 6).await;
     assert_eq!(statuses, [200, 200, 200, 200, 429, 429]);
 }
+
+/// A budget tokens share with a window of its own (an add-on installation's tokens draw on one,
+/// 50 a second) is one budget across servers on Redis, and in one process without it. The
+/// window here is an hour so that nothing refills while the test runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_budget_with_its_own_window_is_one_budget_across_servers() {
+    use std::time::Duration;
+    use timebridge::platform::ratelimit::{RateLimiter, RedisLimiter};
+    let configured = Duration::from_secs(60);
+    let server = || async {
+        let redis = RedisLimiter::connect(&redis_url(), configured)
+            .await
+            .expect("Redis answers");
+        RateLimiter::new(configured, Some(redis))
+    };
+    let (a, b) = (server().await, server().await);
+    let key = uuid::Uuid::now_v7();
+    let hour = Duration::from_secs(3600);
+    let mut allowed = 0;
+    for i in 0..80 {
+        let limiter = if i % 2 == 0 { &a } else { &b };
+        let decision = limiter.check_within(key, 50, hour).await;
+        assert_eq!(decision.limit, 50);
+        allowed += usize::from(decision.allowed);
+    }
+    assert_eq!(allowed, 50, "two servers, one budget of 50");
+
+    let local = RateLimiter::new(configured, None);
+    let mut allowed = 0;
+    for _ in 0..80 {
+        allowed += usize::from(local.check_within(key, 50, hour).await.allowed);
+    }
+    assert_eq!(allowed, 50);
+    // The configured window's budget of the same key is another one.
+    assert!(local.check(key, 50).await.allowed);
+}
