@@ -319,7 +319,11 @@ pub const SETTINGS: &[Setting] = &[
         "https://api.clickup.com/api/v2",
         "Base URL of the ClickUp API (its OAuth token endpoint is `/oauth/token`).",
     ),
-    s("PLUGIN_MAX_SIZE_MB", "50", "Largest add-on package."),
+    s(
+        "PLUGIN_MAX_SIZE_MB",
+        "50",
+        "Largest add-on manifest taken (registered from a file, a URL or the API).",
+    ),
     s(
         "PLUGIN_MAX_INSTALLABLE_PER_WORKSPACE",
         "100",
