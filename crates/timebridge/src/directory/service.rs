@@ -332,6 +332,35 @@ pub async fn memberships_of(
         .collect())
 }
 
+/// The active member of a workspace (active there and on the server) whose user has this
+/// value in `column`, compared without regard to case: how connectors find the member a
+/// provider names (by email, by GitHub login).
+pub async fn active_member_by<C: ConnectionTrait>(
+    db: &C,
+    workspace_id: Uuid,
+    column: user::Column,
+    value: &str,
+) -> Result<Option<Uuid>, DbErr> {
+    use sea_orm::sea_query::{Expr, ExprTrait, Func};
+    if value.trim().is_empty() {
+        return Ok(None);
+    }
+    membership::Entity::find()
+        .select_only()
+        .column(membership::Column::UserId)
+        .inner_join(user::Entity)
+        .filter(membership::Column::WorkspaceId.eq(workspace_id))
+        .filter(membership::Column::IsActive.eq(true))
+        .filter(Expr::col((user::Entity, user::Column::IsActive)).eq(true))
+        .filter(
+            Expr::expr(Func::lower(Expr::col((user::Entity, column))))
+                .eq(value.trim().to_lowercase()),
+        )
+        .into_tuple()
+        .one(db)
+        .await
+}
+
 /// The user as a member of the workspace, if they are one.
 pub async fn member(
     db: &DatabaseConnection,

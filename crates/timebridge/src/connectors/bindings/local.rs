@@ -1,10 +1,7 @@
 //! The Timebridge side of a binding: each entity kind's fields, and reading and writing them
 //! through the kind's own service (its checks, events and rules apply as for any change).
 
-use sea_orm::{
-    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Expr, ExprTrait, Func},
-};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Map, Value, json};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 use uuid::Uuid;
@@ -12,7 +9,7 @@ use uuid::Uuid;
 use super::{EntityKind, SideField, ValueKind, entity::binding, entity::link};
 use crate::{
     app::AppState,
-    directory::entity::{membership, user},
+    directory::{self, entity::user},
     platform::{acting::Acting, changes::WorkspaceChange, error::ApiError},
     tracking::{
         clients::{entity as client, service as clients},
@@ -303,7 +300,14 @@ async fn create_entry(
     mut link: link::ActiveModel,
 ) -> Result<Uuid, ApiError> {
     let email = owner.email.unwrap_or_default();
-    let Some(user_id) = member_by_email(app, binding.workspace_id, email).await? else {
+    let found = directory::service::active_member_by(
+        app.db.conn(),
+        binding.workspace_id,
+        user::Column::Email,
+        email,
+    )
+    .await?;
+    let Some(user_id) = found else {
         return Err(ApiError::invalid(
             "user",
             format!("no active member of this workspace has the email '{email}'"),
@@ -353,31 +357,6 @@ async fn create_entry(
         .await?;
     change.commit().await?;
     Ok(view.id)
-}
-
-/// The active member of the workspace with this email (case-insensitively).
-async fn member_by_email(
-    app: &AppState,
-    workspace_id: Uuid,
-    email: &str,
-) -> Result<Option<Uuid>, ApiError> {
-    if email.is_empty() {
-        return Ok(None);
-    }
-    Ok(membership::Entity::find()
-        .select_only()
-        .column(membership::Column::UserId)
-        .inner_join(user::Entity)
-        .filter(membership::Column::WorkspaceId.eq(workspace_id))
-        .filter(membership::Column::IsActive.eq(true))
-        .filter(Expr::col((user::Entity, user::Column::IsActive)).eq(true))
-        .filter(
-            Expr::expr(Func::lower(Expr::col((user::Entity, user::Column::Email))))
-                .eq(email.to_lowercase()),
-        )
-        .into_tuple()
-        .one(app.db.conn())
-        .await?)
 }
 
 /// Writes pulled values to an entity.

@@ -5,10 +5,6 @@ use axum::{
     http::{HeaderMap, StatusCode},
     response::Response,
 };
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
-    sea_query::{Expr, ExprTrait},
-};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -21,7 +17,7 @@ use crate::{
         refuse,
         store::Integration,
     },
-    directory::entity::{membership, user},
+    directory::entity::user,
     platform::{acting::Acting, changes::WorkspaceChange, error::ApiError, outbox::Actor},
     tracking::{
         tasks::{TaskStatus, service as tasks},
@@ -231,7 +227,15 @@ async fn start_for_assignee(
     login: &str,
 ) -> Result<Value, ApiError> {
     let workspace_id = integration.record.workspace_id;
-    let Some(user_id) = member_by_login(&**change, workspace_id, login).await? else {
+    // A deactivated member (here, or their whole account) gets no timer.
+    let found = crate::directory::service::active_member_by(
+        &**change,
+        workspace_id,
+        user::Column::GithubUsername,
+        login,
+    )
+    .await?;
+    let Some(user_id) = found else {
         return Ok(
             json!({"started": false, "reason": format!("no active member has the GitHub login '{login}'")}),
         );
@@ -253,34 +257,4 @@ async fn start_for_assignee(
     let notes = Some(format!("GitHub issue {}", task_id));
     let entry = timer::start_in(change, &acting, Some(project_id), Some(task_id), notes).await?;
     Ok(json!({"started": true, "user_id": user_id, "time_entry_id": entry.id}))
-}
-
-/// The member of the workspace whose `github_username` is `login` (case-insensitively).
-async fn member_by_login<C: ConnectionTrait>(
-    db: &C,
-    workspace_id: Uuid,
-    login: &str,
-) -> Result<Option<Uuid>, ApiError> {
-    if login.is_empty() {
-        return Ok(None);
-    }
-    let found: Option<Uuid> = membership::Entity::find()
-        .select_only()
-        .column(membership::Column::UserId)
-        .inner_join(user::Entity)
-        .filter(membership::Column::WorkspaceId.eq(workspace_id))
-        // A deactivated member (here, or their whole account) gets no timer.
-        .filter(membership::Column::IsActive.eq(true))
-        .filter(Expr::col((user::Entity, user::Column::IsActive)).eq(true))
-        .filter(
-            Expr::expr(sea_orm::sea_query::Func::lower(Expr::col((
-                user::Entity,
-                user::Column::GithubUsername,
-            ))))
-            .eq(login.to_lowercase()),
-        )
-        .into_tuple()
-        .one(db)
-        .await?;
-    Ok(found)
 }
