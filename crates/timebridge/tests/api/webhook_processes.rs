@@ -128,8 +128,9 @@ both! {
         let (url, _dir) = private_database(backend).await;
         let setup = TestApp::on_database(&url, &[WEBHOOK_ENV, &[("WEBHOOK_WORKERS", "0")]].concat()).await;
         let admin = admin_token(&setup).await;
-        let down = format!("http://{}/hook", Receiver::down_address().await);
-        let (endpoint, _) = register(&setup, &admin, &down, json!(["project.created"])).await;
+        // Port 9 (discard): nothing listens there, whatever other tests bind meanwhile.
+        let down = "http://127.0.0.1:9/hook";
+        let (endpoint, _) = register(&setup, &admin, down, json!(["project.created"])).await;
         let logs = tempfile::NamedTempFile::new().unwrap();
         let _server = Server::spawn_logging(
             &url,

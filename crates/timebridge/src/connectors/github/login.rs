@@ -1,7 +1,7 @@
 //! The member's GitHub login, `github_username`: a member setting of the GitHub connector. It
 //! is kept on `users`, not on the integration, because the webhook joins an issue's assignee
-//! to the member by it (`directory::service::active_member_by`). It is part of the user as every workspace
-//! of theirs shows it (`users/me`, `users`), so a change is written through a
+//! to the member by it (`directory::service::active_member_by`). It is part of the user as
+//! every workspace of theirs shows it (`users/me`, `users`), so a change is written through a
 //! `WorkspaceChange` of each of those workspaces, recording `user.updated` there.
 
 use sea_orm::{ActiveModelTrait, DbErr, EntityTrait, Set};
