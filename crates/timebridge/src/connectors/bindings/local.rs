@@ -6,7 +6,9 @@ use serde_json::{Map, Value, json};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 use uuid::Uuid;
 
-use super::{EntityKind, SideField, ValueKind, entity::binding, entity::link};
+use super::{
+    EntityKind, SideField, ValueKind, entity::binding, entity::link, fields_of, instant_value,
+};
 use crate::{
     app::AppState,
     directory::{self, entity::user},
@@ -85,14 +87,10 @@ pub struct LocalItem {
     pub updated_at: OffsetDateTime,
 }
 
-fn stamp(t: OffsetDateTime) -> Value {
-    t.format(&Rfc3339).map_or(Value::Null, Value::String)
-}
-
 fn of_task(t: task::Model) -> LocalItem {
     LocalItem {
         id: t.id,
-        fields: json_map(json!({
+        fields: fields_of(json!({
             "name": t.name,
             "description": t.description,
             "status": t.status,
@@ -100,13 +98,6 @@ fn of_task(t: task::Model) -> LocalItem {
             "due_date": t.due_date.map(|d| d.to_string()),
         })),
         updated_at: t.updated_at,
-    }
-}
-
-fn json_map(value: Value) -> Map<String, Value> {
-    match value {
-        Value::Object(map) => map,
-        _ => Map::new(),
     }
 }
 
@@ -130,7 +121,7 @@ pub async fn get(
             .await?
             .map(|p| LocalItem {
                 id: p.id,
-                fields: json_map(json!({
+                fields: fields_of(json!({
                     "name": p.name, "description": p.description, "billable": p.billable,
                 })),
                 updated_at: p.updated_at,
@@ -141,7 +132,7 @@ pub async fn get(
             .await?
             .map(|c| LocalItem {
                 id: c.id,
-                fields: json_map(json!({
+                fields: fields_of(json!({
                     "name": c.name, "email": c.email, "contact_person": c.contact_person,
                     "phone": c.phone, "address": c.address,
                 })),
@@ -153,10 +144,10 @@ pub async fn get(
             .await?
             .map(|e| LocalItem {
                 id: e.id,
-                fields: json_map(json!({
+                fields: fields_of(json!({
                     "notes": e.notes,
-                    "start_time": stamp(e.start_time),
-                    "end_time": e.end_time.map_or(Value::Null, stamp),
+                    "start_time": instant_value(e.start_time),
+                    "end_time": e.end_time.map_or(Value::Null, instant_value),
                     "billable": e.billable,
                 })),
                 updated_at: e.updated_at,

@@ -351,6 +351,20 @@ pub trait BindingSource: Send + Sync {
     }
 }
 
+/// An item's fields from a JSON object (both sides build them with `json!`).
+pub fn fields_of(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+/// An instant as both sides carry it: RFC 3339 text.
+pub fn instant_value(t: OffsetDateTime) -> Value {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .map_or(Value::Null, Value::String)
+}
+
 /// The catalog entry `GET /api/v1/integration/bindings/fields` lists.
 pub fn describe(provider: &str, b: &Bindable) -> Value {
     json!({

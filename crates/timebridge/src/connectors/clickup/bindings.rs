@@ -14,7 +14,7 @@
 use reqwest::Method;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Map, Value, json};
-use time::{Date, OffsetDateTime, format_description::well_known::Rfc3339};
+use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use super::{
@@ -27,6 +27,7 @@ use super::{
 use crate::{
     connectors::bindings::{
         Bindable, BindingSource, Context, Direction, EntityKind, RemoteItem, SideField, ValueKind,
+        fields_of, instant_value,
     },
     platform::consumers::BoxFuture,
     tracking::tasks::service as tasks,
@@ -160,7 +161,7 @@ impl BindingSource for ClickUpConnector {
                     .iter()
                     .map(|s| RemoteItem {
                         id: text(&s["id"]),
-                        fields: json_map(json!({"name": s["name"]})),
+                        fields: fields_of(json!({"name": s["name"]})),
                         ..RemoteItem::default()
                     })
                     .collect()),
@@ -270,21 +271,9 @@ pub fn external_ref(clickup_task_id: &str) -> String {
     format!("clickup_task_{clickup_task_id}")
 }
 
-fn json_map(value: Value) -> Map<String, Value> {
-    match value {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    }
-}
-
 fn instant(ms: &Value) -> Option<OffsetDateTime> {
     let ms: i128 = text(ms).parse().ok()?;
     OffsetDateTime::from_unix_timestamp_nanos(ms * 1_000_000).ok()
-}
-
-fn rfc3339(t: Option<OffsetDateTime>) -> Value {
-    t.and_then(|t| t.format(&Rfc3339).ok())
-        .map_or(Value::Null, Value::String)
 }
 
 /// A ClickUp task as a binding sees it.
@@ -292,7 +281,7 @@ pub fn task_item(task: &Value) -> RemoteItem {
     let due = instant(&task["due_date"]).map(|t| t.date().to_string());
     RemoteItem {
         id: text(&task["id"]),
-        fields: json_map(json!({
+        fields: fields_of(json!({
             "name": task["name"],
             "description": task["description"],
             "status": task["status"]["status"],
@@ -417,10 +406,10 @@ fn entry_item(entry: &Value) -> Option<RemoteItem> {
     let end = instant(&entry["end"]).filter(|end| *end > start)?;
     Some(RemoteItem {
         id: text(&entry["id"]),
-        fields: json_map(json!({
+        fields: fields_of(json!({
             "description": entry["description"],
-            "start": rfc3339(Some(start)),
-            "end": rfc3339(Some(end)),
+            "start": instant_value(start),
+            "end": instant_value(end),
             "billable": entry["billable"].as_bool().unwrap_or(false),
         })),
         updated_at: instant(&entry["at"]),
